@@ -1,0 +1,1 @@
+//! Zero-copy FIX tag=value codec (work in progress).
