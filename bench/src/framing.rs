@@ -1,0 +1,5 @@
+//! framing benchmark (work in progress).
+
+pub fn run(_quick: bool) {
+    println!("framing: not implemented yet");
+}

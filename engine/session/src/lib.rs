@@ -1,0 +1,1 @@
+//! FIX session layer: sans-IO state machine, recovery, message store, settings (work in progress).

@@ -1,0 +1,1 @@
+//! Verilator co-simulation of the sequencer RTL against hwsim (work in progress).
