@@ -1,1 +1,5 @@
-//! FIX session layer: sans-IO state machine, recovery, message store, settings (work in progress).
+//! FIX session layer: a sans-IO state machine per session, sequence recovery on the sequencer's
+//! verdicts, the memory-mapped message store and QuickFIX-style settings.
+
+pub mod settings;
+pub mod store;

@@ -1,0 +1,1 @@
+//! QuickFIX-style settings file (work in progress).

@@ -1,0 +1,1 @@
+//! Message store: memory-mapped journal and in-memory store (work in progress).

@@ -1,0 +1,1 @@
+//! See docs/sequencer.md (work in progress).
