@@ -1,0 +1,1 @@
+//! fixeng\nfn main() {}
