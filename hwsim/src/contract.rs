@@ -113,7 +113,9 @@ impl Reason {
             Reason::BodyLengthMissing => "BodyLength(9) missing or not the second field",
             Reason::BodyLengthInvalid => "BodyLength(9) not 1-9 digits",
             Reason::MsgTypeNotThird => "MsgType(35) missing, empty or not the third field",
-            Reason::BodyLengthMismatch => "BodyLength(9) does not match: no CheckSum(10) at the declared end",
+            Reason::BodyLengthMismatch => {
+                "BodyLength(9) does not match: no CheckSum(10) at the declared end"
+            }
             Reason::ChecksumMalformed => "CheckSum(10) not three digits",
             Reason::ChecksumMismatch => "CheckSum(10) wrong",
             Reason::TooLong => "message longer than the configured maximum",
