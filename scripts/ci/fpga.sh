@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# FPGA part of CI: RTL lint, synthesis (resource counts), directed + random co-simulation of the
+# Verilog against the Rust cycle model, and the card-ring seam. Exits non-zero on any failure.
+#
+# Environment:
+#   CARGO_TARGET_DIR   cargo target dir (default: target/)
+#   FPGA_SKIP_SYNTH=1  skip yosys synthesis
+#   FPGA_COSIM_MSGS    messages in the random co-simulation (default 1000000)
+#   FPGA_COSIM_SEED    seed of the random co-simulation (default 1)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+RTL=fpga/rtl
+FILES="$RTL/fix_sequencer.v $RTL/fix_framer.v $RTL/fix_byte_step.v $RTL/fix_frame_fifo.v $RTL/fix_seq_core.v"
+run() { echo "+ $*"; "$@"; }
+
+echo "== fpga: lint (verilator --lint-only -Wall)"
+run verilator --lint-only -Wall -I$RTL --top-module fix_sequencer $FILES
+
+echo "== fpga: lint (yosys read + hierarchy check)"
+run yosys -q -p "read_verilog -I$RTL $FILES; hierarchy -check -top fix_sequencer"
+
+if [ "${FPGA_SKIP_SYNTH:-0}" != 1 ]; then
+  echo "== fpga: synthesis (yosys synth_xilinx)"
+  run scripts/synth.sh "${FPGA_SYNTH_SESSIONS:-64}" "${FPGA_SYNTH_WINDOW:-256}"
+fi
+
+echo "== fpga: hwsim cycle model and card ring"
+run cargo test -p hwsim --release --test card_ring --test cycle_model
+
+echo "== fpga: co-simulation, directed + card ring + random (${FPGA_COSIM_MSGS:-1000000} messages)"
+export FPGA_COSIM_MSGS=${FPGA_COSIM_MSGS:-1000000}
+run cargo test -p fpga-sim --features verilator --release -- --nocapture
+
+echo "== fpga: all passed"
