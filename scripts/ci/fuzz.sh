@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# CI smoke run of every fuzz target: a short run each from the committed corpus (a crash fails
+# the step and leaves the input under <crate>/fuzz/artifacts/<target>/).
+#
+#   scripts/ci/fuzz.sh [SECONDS_PER_TARGET]     default 20
+#
+# Targets: session_pair, session_hostile (engine/session/fuzz), fast_cycle_ref (hwsim/fuzz),
+# framer (engine/codec/fuzz, when present), rtl (hwsim/fuzz, only with FIXENG_FUZZ_RTL=1: needs
+# verilator). Needs nightly (skips with a message without it); installs cargo-fuzz if missing.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+SECS=${1:-20}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target/fuzz}
+
+if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+  echo "fuzz: SKIP: no nightly toolchain (rustup toolchain install nightly)"
+  exit 0
+fi
+if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
+  echo "fuzz: installing cargo-fuzz"
+  t0=$SECONDS
+  cargo install cargo-fuzz --locked
+  echo "fuzz: cargo-fuzz installed in $((SECONDS - t0)) s"
+fi
+
+run() { # dir target [features...]
+  local d=$1 t=$2; shift 2
+  local dict=()
+  [ -f "$d/fix.dict" ] && dict=(-dict=fix.dict)
+  [ "$t" = framer ] && [ -f "$d/framer.dict" ] && dict=(-dict=framer.dict)
+  mkdir -p "$d/corpus/$t"
+  local t0=$SECONDS
+  # A scratch copy of the corpus, so CI does not grow the committed one.
+  local scratch
+  scratch=$(mktemp -d)
+  echo "== fuzz $t (${SECS}s)"
+  if ! (cd "$d" && cargo +nightly fuzz run -O "$@" "$t" "$scratch" "corpus/$t" -- \
+        -max_total_time="$SECS" -print_final_stats=1 "${dict[@]}" >"$scratch.log" 2>&1); then
+    tail -60 "$scratch.log"
+    echo "fuzz: $t FAILED (build error above, or a crashing input in $d/artifacts/$t/)"
+    exit 1
+  fi
+  echo "   $t: $(awk '/stat::number_of_executed_units/ {print $2}' "$scratch.log") executions, $((SECONDS - t0)) s with the build"
+  rm -rf "$scratch" "$scratch.log"
+}
+
+run engine/session/fuzz session_pair
+run engine/session/fuzz session_hostile
+run hwsim/fuzz fast_cycle_ref
+[ -d engine/codec/fuzz ] && run engine/codec/fuzz framer
+if [ "${FIXENG_FUZZ_RTL:-0}" = 1 ]; then
+  if command -v verilator >/dev/null; then run hwsim/fuzz rtl --features rtl; else echo "fuzz: rtl SKIP: no verilator"; fi
+fi
+echo "fuzz: OK"
