@@ -20,6 +20,6 @@ pub mod wire;
 pub use app::{Application, DeliverInfo, EchoApp, Responder};
 pub use session::{
     DisconnectReason, Event, Role, SendError, SequencerOp, Session, SessionConfig, SessionOutput,
-    State,
+    State, MAX_SEQ_NUM,
 };
 pub use wire::BodyBuilder;

@@ -228,9 +228,16 @@ pub enum DisconnectReason {
     BadLogon,
     /// The message store failed; continuing could lose or duplicate messages.
     StoreFailure,
+    /// Our next MsgSeqNum would exceed 2^31-1 ([`MAX_SEQ_NUM`]): the sequence numbers must be
+    /// reset (ResetSeqNumFlag) before anything more can be sent.
+    SeqExhausted,
     /// The application asked for it ([`Session::disconnect`]).
     Requested,
 }
+
+/// The largest MsgSeqNum this engine sends or accepts: FIX's signed 32-bit int, as in
+/// docs/sequencer.md section 2.
+pub const MAX_SEQ_NUM: u32 = 0x7FFF_FFFF;
 
 impl DisconnectReason {
     /// Text for logs.
@@ -253,6 +260,9 @@ impl DisconnectReason {
             DisconnectReason::NextExpectedTooHigh => "NextExpectedMsgSeqNum too high",
             DisconnectReason::BadLogon => "Logon without valid HeartBtInt",
             DisconnectReason::StoreFailure => "message store failure",
+            DisconnectReason::SeqExhausted => {
+                "MsgSeqNum exhausted (2^31-1 reached): reset the sequence numbers"
+            }
             DisconnectReason::Requested => "requested by the application",
         }
     }
@@ -437,6 +447,11 @@ pub enum SendError {
     Store(StoreError),
     /// Admin message types (0,1,2,3,4,5,A) are the session's own.
     AdminType,
+    /// The next MsgSeqNum would exceed 2^31-1; nothing was journaled or sent.
+    SeqExhausted {
+        /// The number the message would have had.
+        next: u32,
+    },
 }
 
 impl std::fmt::Display for SendError {
@@ -450,6 +465,11 @@ impl std::fmt::Display for SendError {
                     "session-level message types are sent by the session itself"
                 )
             }
+            SendError::SeqExhausted { next } => write!(
+                f,
+                "MsgSeqNum exhausted: the next number would be {next}, above 2^31-1; \
+                 reset the session's sequence numbers (ResetSeqNumFlag) to continue"
+            ),
         }
     }
 }
@@ -1439,6 +1459,11 @@ impl<S: MessageStore> Core<S> {
                 false
             }
             Err(SendError::AdminType) => false,
+            Err(SendError::SeqExhausted { .. }) => {
+                self.state = State::Disconnected;
+                out.disconnect(DisconnectReason::SeqExhausted);
+                false
+            }
         }
     }
 
@@ -1450,6 +1475,9 @@ impl<S: MessageStore> Core<S> {
         body: &mut dyn FnMut(&mut BodyBuilder<'_>),
     ) -> Result<(u32, std::ops::Range<usize>), SendError> {
         let seq = self.store.next_sender_seq();
+        if seq > MAX_SEQ_NUM {
+            return Err(SendError::SeqExhausted { next: seq });
+        }
         let limit = self.tx.len() - RESEND_HEADROOM.min(self.tx.len() / 2);
         let h = Header {
             begin_string: self.cfg.begin_string.as_bytes(),

@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use common::*;
 use fixsession::store::{FlushPolicy, MemoryStore, MessageStore, MmapStore, MmapStoreConfig};
-use fixsession::{DisconnectReason, Role, SequencerOp, Session, SessionConfig, State};
+use fixsession::{DisconnectReason, Role, SendError, SequencerOp, Session, SessionConfig, State};
 use hwsim::fast::FastPath;
 
 // ---- per-thread live-heap accounting ------------------------------------------------------
@@ -170,8 +170,6 @@ fn seqnum_2_pow_31_is_invalid_and_logs_out_with_reason() {
 /// Our own numbers at the end of FIX's range: the last valid number goes out, and the session
 /// must not emit MsgSeqNum 2^31 (an invalid number the peer's sequencer rejects).
 #[test]
-#[ignore = "BUG in fixsession (session area): after MsgSeqNum 2147483647 the next send \
-            emits 34=2147483648, an invalid MsgSeqNum; see docs/reliability.md"]
 fn own_seqnum_never_exceeds_2_pow_31_minus_1() {
     let mut h = logged_on(default_config());
     h.s.store_mut().set_next_sender_seq(2_147_483_647).unwrap();
@@ -193,8 +191,13 @@ fn own_seqnum_never_exceeds_2_pow_31_minus_1() {
         assert!(seq <= 2_147_483_647, "sent MsgSeqNum {seq}: {}", show(m));
     }
     assert!(
-        r.is_err() || h.out.sent.is_empty(),
-        "send past 2^31-1 succeeded: {r:?}"
+        matches!(
+            r,
+            Err(SendError::SeqExhausted {
+                next: 2_147_483_648
+            })
+        ),
+        "send past 2^31-1 must fail with SeqExhausted: {r:?}"
     );
 }
 
