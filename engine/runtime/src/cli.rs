@@ -252,9 +252,10 @@ fn print_counters<C: Connector, S: MessageStore, L: AppLogic>(
 ) {
     let st = session.stats;
     println!(
-        "{key}: received {}, app sent {}, gap events {}, duplicates {}, garbled {}, resend requests {}, resends served {} ({} messages), rejects {}, logons {}, disconnects {}; bytes in {}, out {}",
+        "{key}: received {}, app sent {} ({} journaled at close, sent on the peer's next ResendRequest), gap events {}, duplicates {}, garbled {}, resend requests {}, resends served {} ({} messages), rejects {}, logons {}, disconnects {}; bytes in {}, out {}",
         st.received,
         st.app_sent,
+        st.journaled_at_close,
         st.gap_events,
         st.duplicates,
         st.garbled,

@@ -440,6 +440,9 @@ pub struct GapRecord {
 pub struct SessionStats {
     /// Verdicts processed.
     pub received: u64,
+    /// Application sends still queued when the session agent closed, journaled then (not
+    /// transmitted; the peer gets them by ResendRequest after the next Logon).
+    pub journaled_at_close: u64,
     /// Application messages delivered.
     pub delivered: u64,
     /// Application messages sent.
@@ -589,6 +592,8 @@ pub struct SessionAgent<S: MessageStore> {
     gaps: Vec<GapRecord>,
     max_msg: usize,
     last_disconnect: Option<DisconnectReason>,
+    /// The time of the last duty cycle (SendingTime of sends journaled at close).
+    last_now: Nanos,
     /// Counters.
     pub stats: SessionStats,
 }
@@ -702,6 +707,7 @@ impl<S: MessageStore> Agent for SessionAgent<S> {
     }
 
     fn do_work(&mut self, now: Nanos) -> usize {
+        self.last_now = now;
         let mut work = 0;
         // Inputs from the wire, in order.
         for _ in 0..256 {
@@ -858,6 +864,30 @@ impl<S: MessageStore> Agent for SessionAgent<S> {
     }
 
     fn on_close(&mut self) {
+        // Sends the application handed over but the session had not taken yet (held back by a
+        // full send side) are journaled now, so none is lost: they are not transmitted on this
+        // connection; the peer gets them as resends when it asks after the next Logon.
+        let now = self.last_now;
+        let (session, stats) = (&mut self.session, &mut self.stats);
+        while self.from_app.pop(|k, _, d| {
+            if k != kind::SEND || d.is_empty() {
+                return;
+            }
+            let tl = usize::from(d[0]).min(d.len() - 1);
+            let (mt, body) = (&d[1..1 + tl], &d[1 + tl..]);
+            let sent = session.send(
+                now,
+                mt,
+                |b| {
+                    b.raw(body);
+                },
+                &mut NullOut,
+            );
+            if sent.is_ok() {
+                stats.app_sent += 1;
+                stats.journaled_at_close += 1;
+            }
+        }) {}
         let _ = self.session.store_mut().flush();
     }
 }
@@ -1112,6 +1142,7 @@ pub fn pipeline<C: Connector, S: MessageStore, L: AppLogic>(
             gaps: Vec::with_capacity(4096),
             max_msg,
             last_disconnect: None,
+            last_now: 0,
             stats: SessionStats::default(),
         },
         app: AppAgent {
