@@ -691,6 +691,33 @@ impl<S: MessageStore> SessionAgent<S> {
     }
 }
 
+/// Splits a SEND record written by [`AppOut::send`] (`[MsgType length][MsgType][body]`).
+fn split_send(d: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (&tl, rest) = d.split_first()?;
+    (usize::from(tl) <= rest.len()).then(|| rest.split_at(usize::from(tl)))
+}
+
+/// Hands one application message to the session, which numbers, journals and (when logged on)
+/// sends it. False when the session refused it (encoding, store, admin type, numbers exhausted).
+fn send_app<S: MessageStore>(
+    session: &mut Session<S, RingApp>,
+    now: Nanos,
+    msg_type: &[u8],
+    body: &[u8],
+    out: &mut impl SessionOutput,
+) -> bool {
+    session
+        .send(
+            now,
+            msg_type,
+            |b| {
+                b.raw(body);
+            },
+            out,
+        )
+        .is_ok()
+}
+
 /// A [`SessionOutput`] that discards everything (used while tearing a connection down).
 struct NullOut;
 
@@ -803,8 +830,9 @@ impl<S: MessageStore> Agent for SessionAgent<S> {
             let mut flags = (false, false);
             let r = self.from_app.pop(|k, _, d| match k {
                 kind::SEND => {
-                    let tl = usize::from(d[0]);
-                    let (mt, body) = (&d[1..1 + tl], &d[1 + tl..]);
+                    let Some((mt, body)) = split_send(d) else {
+                        return;
+                    };
                     let mut out = Out {
                         tx,
                         ctl,
@@ -816,17 +844,7 @@ impl<S: MessageStore> Agent for SessionAgent<S> {
                         close: false,
                         last_disconnect: last,
                     };
-                    if session
-                        .send(
-                            now,
-                            mt,
-                            |b| {
-                                b.raw(body);
-                            },
-                            &mut out,
-                        )
-                        .is_ok()
-                    {
+                    if send_app(session, now, mt, body, &mut out) {
                         out.stats.app_sent += 1;
                     }
                     flags = (out.overflow, out.close);
@@ -870,22 +888,11 @@ impl<S: MessageStore> Agent for SessionAgent<S> {
         let now = self.last_now;
         let (session, stats) = (&mut self.session, &mut self.stats);
         while self.from_app.pop(|k, _, d| {
-            if k != kind::SEND || d.is_empty() {
-                return;
-            }
-            let tl = usize::from(d[0]).min(d.len() - 1);
-            let (mt, body) = (&d[1..1 + tl], &d[1 + tl..]);
-            let sent = session.send(
-                now,
-                mt,
-                |b| {
-                    b.raw(body);
-                },
-                &mut NullOut,
-            );
-            if sent.is_ok() {
-                stats.app_sent += 1;
-                stats.journaled_at_close += 1;
+            if let (kind::SEND, Some((mt, body))) = (k, split_send(d)) {
+                if send_app(session, now, mt, body, &mut NullOut) {
+                    stats.app_sent += 1;
+                    stats.journaled_at_close += 1;
+                }
             }
         }) {}
         let _ = self.session.store_mut().flush();
