@@ -21,6 +21,8 @@ pub mod cli;
 pub mod clock;
 pub mod connect;
 pub mod demo;
+#[cfg(feature = "dpdk")]
+pub mod dpdk;
 pub mod idle;
 pub mod msg;
 pub mod pipeline;
