@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CI for the DPDK part (crate fixdpdk). Run from anywhere, as root, after
+# CI for the DPDK part (crate fixdpdk, and fixeng's Transport=dpdk). Run from anywhere, as root, after
 #   apt-get install -y libdpdk-dev pkg-config iproute2 ethtool
 # Works without hugepages (the EAL runs with --no-huge) and without a NIC (virtual devices:
 # net_ring, net_memif, net_af_packet on a veth pair in network namespaces it creates and deletes).
@@ -17,6 +17,8 @@ run() {
 echo "== fixdpdk without DPDK (builds everywhere)"
 run cargo build -p fixdpdk
 run cargo test -p fixdpdk
+echo "== fixeng's user-space TCP connectors on the in-memory frame pipe (no DPDK, no root)"
+run cargo test -p fixeng --test dpdk_stack
 
 if [ "$(id -u)" != 0 ]; then
   echo "SKIP: the DPDK part of fixdpdk needs root (EAL, raw sockets, network namespaces)"
@@ -45,4 +47,9 @@ echo "== fixdpdk with DPDK: net_ring, af_packet+veth <-> Linux TCP (client and s
 run cargo test -p fixdpdk --features dpdk -- --nocapture
 run cargo clippy -p fixdpdk --all-targets --features dpdk -- -D warnings
 run cargo clippy -p fixdpdk --all-targets -- -D warnings
-echo "== fixdpdk: all passed"
+echo "== fixeng Transport=dpdk: full FIX sessions (DPDK af_packet+veth <-> io_uring engine both ways,"
+echo "   memif engine <-> engine, pipeline rebuilt from its store), each engine in its own process"
+run cargo test -p fixeng --features dpdk --lib dpdk
+run cargo test -p fixeng --features dpdk --test dpdk_engine -- --nocapture
+run cargo clippy -p fixeng --no-deps --all-targets --features dpdk -- -D warnings
+echo "== DPDK: all passed"

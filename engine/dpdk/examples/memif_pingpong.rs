@@ -2,7 +2,7 @@
 //! through DPDK (no TCP, no FIX), to compare the engine's round trips against.
 //!
 //! ```text
-//! cargo run --release -p fixdpdk --features dpdk --example memif_pingpong -- [--iters N] [--warmup N] [--size BYTES] [--tcp]
+//! cargo run --release -p fixdpdk --features dpdk --example memif_pingpong -- [--iters N] [--warmup N] [--size BYTES] [--tcp] [--hgrm FILE]
 //! ```
 //!
 //! With `--tcp` the same, but through this crate's TCP stack on both sides (smoltcp over
@@ -32,6 +32,45 @@ fn opt(args: &[String], name: &str, default: u64) -> u64 {
     args.windows(2)
         .find(|w| w[0] == name)
         .map_or(default, |w| w[1].parse().expect(name))
+}
+
+/// Writes `hist` (nanoseconds) as HdrHistogram percentile text (`.hgrm`, values in µs) to the
+/// file named by `--hgrm`, if given.
+fn write_hgrm(hist: &Histogram<u64>) {
+    let args: Vec<String> = std::env::args().collect();
+    let Some(path) = args
+        .windows(2)
+        .find(|w| w[0] == "--hgrm")
+        .map(|w| w[1].clone())
+    else {
+        return;
+    };
+    let mut out = String::from("       Value     Percentile TotalCount 1/(1-Percentile)\n\n");
+    let mut total = 0u64;
+    for v in hist.iter_quantiles(1) {
+        total += v.count_since_last_iteration();
+        let q = v.quantile_iterated_to();
+        let inv = if q < 1.0 {
+            1.0 / (1.0 - q)
+        } else {
+            f64::INFINITY
+        };
+        out += &format!(
+            "{:12.3} {:2.12} {:10} {:14.2}\n",
+            v.value_iterated_to() as f64 / 1e3,
+            q,
+            total,
+            inv
+        );
+    }
+    out += &format!(
+        "#[Mean    = {:12.3}, StdDeviation   = {:12.3}]\n#[Max     = {:12.3}, Total count    = {:12}]\n",
+        hist.mean() / 1e3,
+        hist.stdev() / 1e3,
+        hist.max() as f64 / 1e3,
+        hist.len()
+    );
+    std::fs::write(&path, out).expect("write --hgrm file");
 }
 
 fn setup(role: &str, socket: &str, lcore: u32) -> (Port, Mempool) {
@@ -167,6 +206,7 @@ fn client(socket: &str, iters: u64, warmup: u64, size: usize) {
         hist.max(),
         hist.mean()
     );
+    write_hgrm(&hist);
 }
 
 fn tcp_conn(role: &str, socket: &str) -> (DpdkConnection, Instant) {
@@ -295,6 +335,7 @@ fn tcp_client(socket: &str, iters: u64, warmup: u64, size: usize) {
         hist.mean()
     );
     println!("client device {:?}", c.stack().device().stats());
+    write_hgrm(&hist);
 }
 
 fn main() {

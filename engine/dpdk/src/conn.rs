@@ -51,6 +51,20 @@ impl<D: FrameDevice> Connection<D> {
         Ok(Self::with(stack, h))
     }
 
+    /// Wraps socket `h` of `stack` (listening, connecting or established): a connector that keeps
+    /// the stack between connections hands each accepted or connected socket over this way.
+    pub fn adopt(stack: TcpStack<D>, h: Handle) -> Self {
+        let mut c = Self::with(stack, h);
+        c.update();
+        c
+    }
+
+    /// Gives the stack back with the socket's handle (still open in the stack: close or abort
+    /// it, keep polling until it is closed, then release it).
+    pub fn into_parts(self) -> (TcpStack<D>, Handle) {
+        (self.stack, self.h)
+    }
+
     fn with(stack: TcpStack<D>, h: Handle) -> Self {
         Connection {
             stack,

@@ -449,6 +449,16 @@ impl<D: FrameDevice> TcpStack<D> {
         Ok(self.sock(h)?.state())
     }
 
+    /// True once socket `h` needs nothing more from us: closed, in TIME-WAIT (both FINs
+    /// exchanged and acknowledged), or the handle is stale. A connector releases a finished
+    /// connection's socket at this point.
+    pub fn close_done(&self, h: Handle) -> bool {
+        match self.sock(h) {
+            Ok(s) => matches!(s.state(), tcp::State::Closed | tcp::State::TimeWait),
+            Err(_) => true,
+        }
+    }
+
     /// Bytes queued for sending and not yet acknowledged.
     pub fn send_queue(&self, h: Handle) -> Result<usize> {
         Ok(self.sock(h)?.send_queue())

@@ -31,9 +31,19 @@ struct SessionArgs {
     /// QuickFIX-style settings file.
     #[arg(long)]
     config: PathBuf,
-    /// Session key (BeginString:SenderCompID->TargetCompID) if the file has several.
+    /// Run only this session (BeginString:SenderCompID->TargetCompID); default: every session
+    /// of the role in the file.
     #[arg(long)]
     session: Option<String>,
+    /// Transport of every session, overriding the file's `Transport=`: io_uring, or dpdk (needs
+    /// a build with `--features dpdk`).
+    #[arg(long, value_parser = ["io_uring", "dpdk"])]
+    transport: Option<String>,
+    /// Sequencer of every session, overriding the file's `Sequencer=`: fast (software fast
+    /// path, the default), model (cycle model), rtl (Verilated RTL; needs `--features rtl`) or
+    /// card:PATH (a card behind the ring map at PATH).
+    #[arg(long, value_name = "fast|model|rtl|card:PATH")]
+    sequencer: Option<String>,
     /// Application.
     #[arg(long, value_enum, default_value_t = App::Echo)]
     app: App,
@@ -49,11 +59,12 @@ struct SessionArgs {
     /// Lock all memory (mlockall) before starting.
     #[arg(long)]
     mlock: bool,
-    /// Threading mode: shared (all agents on one thread) or dedicated (one pinned thread per
-    /// agent: IO, sequencer, session, application).
+    /// Threading mode: shared (all agents of all sessions on one thread) or dedicated (one
+    /// pinned thread per agent: IO, sequencer, session, application of each session).
     #[arg(long, value_enum, default_value_t = Threading::Shared)]
     threading: Threading,
-    /// Cores for dedicated mode, in agent order (default: all cores, round-robin).
+    /// Cores for dedicated mode, in agent order: session 1's IO, sequencer, session,
+    /// application, then session 2's, ... round-robin over the list (default: all cores).
     #[arg(long, value_delimiter = ',')]
     cores: Vec<usize>,
 }
@@ -90,9 +101,10 @@ enum Cmd {
         #[arg(long, default_value_t = 60)]
         timeout: u64,
     },
-    /// Run the acceptor session of the settings file.
+    /// Run every acceptor session of the settings file (sessions on one port are routed by the
+    /// Logon's CompIDs).
     Acceptor(SessionArgs),
-    /// Run the initiator session of the settings file.
+    /// Run every initiator session of the settings file.
     Initiator(SessionArgs),
 }
 
@@ -110,6 +122,8 @@ fn session(role: ConnectionType, a: SessionArgs) -> ExitCode {
         },
         idle: a.idle,
         mlock: a.mlock,
+        transport: a.transport,
+        sequencer: a.sequencer,
         dedicated: (a.threading == Threading::Dedicated).then(|| {
             if a.cores.is_empty() {
                 let n = std::thread::available_parallelism().map_or(1, |n| n.get());

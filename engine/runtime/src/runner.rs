@@ -1,8 +1,12 @@
 //! Threading modes: shared (all agents on one thread), dedicated (one pinned thread per agent)
 //! and stepped (the caller drives one duty cycle at a time).
 //!
-//! The runner is the outermost loop: it reads the clock once per duty cycle and passes `now`
-//! to every agent.
+//! The runner is the outermost loop and the only reader of the clock:
+//!
+//! * shared mode reads it once per round (one duty cycle of every agent) and passes the same
+//!   `now` to every agent of the round;
+//! * dedicated mode reads it once per iteration of each agent's own loop;
+//! * stepped mode does not read it at all: the caller passes `now`.
 
 use crate::agent::Agent;
 use crate::clock::{Clock, Nanos};
@@ -31,10 +35,11 @@ impl StopFlag {
 }
 
 /// Shared mode: runs `agents` round-robin on the calling thread until every agent is done, the
-/// stop flag is set, or `until(now)` returns true. Returns the number of duty cycles.
+/// stop flag is set, or `until(now)` returns true. Returns the number of rounds.
 ///
-/// The clock is read once before each agent's duty cycle (so that time spent by one agent is
-/// visible to the next, and latency between agents is measurable) and passed down.
+/// The clock is read once per round; every agent of the round gets that `now`, and `until` sees
+/// it too. (So a message that crosses several agents within one round is stamped with one time:
+/// latency between agents measures the rounds a message waited, not the work inside a round.)
 pub fn run_shared<A: Agent>(
     agents: &mut [A],
     idle: &mut impl IdleStrategy,
@@ -44,8 +49,8 @@ pub fn run_shared<A: Agent>(
 ) -> u64 {
     let mut cycles = 0;
     loop {
-        let work = cycle(agents, clock);
         let now = clock.now();
+        let work = cycle_at(agents, now);
         cycles += 1;
         if stop.is_stopped() || until(now) || agents.iter().all(|a| a.is_done()) {
             break;
@@ -58,12 +63,20 @@ pub fn run_shared<A: Agent>(
     cycles
 }
 
-/// One duty cycle of every agent, in order, each at a fresh clock reading; returns the work.
+/// One round: reads the clock once and runs one duty cycle of every agent, in order, at that
+/// time; returns the work done. A loop that also needs `now` itself should read the clock and
+/// call [`cycle_at`] instead (one reading per round).
 #[inline]
 pub fn cycle<A: Agent>(agents: &mut [A], clock: &Clock) -> usize {
+    cycle_at(agents, clock.now())
+}
+
+/// One round at `now`: one duty cycle of every agent, in order; returns the work done.
+#[inline]
+pub fn cycle_at<A: Agent>(agents: &mut [A], now: Nanos) -> usize {
     let mut work = 0;
     for a in agents.iter_mut() {
-        work += a.do_work(clock.now());
+        work += a.do_work(now);
     }
     work
 }
@@ -114,7 +127,8 @@ pub struct Dedicated<A> {
 
 impl<A: Agent + Send + 'static> Dedicated<A> {
     /// Starts one thread per agent. Agent `i` is pinned to `cores[i]` when given (and the core
-    /// exists); every thread uses a clone of `idle` and the same clock epoch.
+    /// exists); every thread uses a clone of `idle` and the same clock epoch, and reads the clock
+    /// once per iteration of its loop.
     pub fn start<I: IdleStrategy + Clone + Send + 'static>(
         agents: Vec<A>,
         cores: &[usize],
@@ -218,6 +232,42 @@ mod tests {
         );
         assert_eq!(n, 5);
         assert!(a.iter().all(|c| c.left == 0 && c.closed));
+    }
+
+    /// Records the time of every duty cycle.
+    struct Stamps(Vec<Nanos>, usize);
+
+    impl Agent for Stamps {
+        fn name(&self) -> &str {
+            "stamps"
+        }
+        fn do_work(&mut self, now: Nanos) -> usize {
+            self.0.push(now);
+            1
+        }
+        fn is_done(&self) -> bool {
+            self.0.len() >= self.1
+        }
+    }
+
+    #[test]
+    fn shared_reads_the_clock_once_per_round() {
+        let mut a = [Stamps(Vec::new(), 200), Stamps(Vec::new(), 200)];
+        let mut seen = Vec::new();
+        let n = run_shared(
+            &mut a,
+            &mut BusySpin,
+            &Clock::new(),
+            &StopFlag::new(),
+            |now| {
+                seen.push(now);
+                false
+            },
+        );
+        assert_eq!(n, 200);
+        assert_eq!(a[0].0, a[1].0, "every agent of a round sees the same time");
+        assert_eq!(seen, a[0].0, "`until` sees the round's time");
+        assert!(a[0].0.windows(2).all(|w| w[0] <= w[1]), "monotonic");
     }
 
     #[test]

@@ -1,5 +1,8 @@
-//! The only module with `unsafe`: raw memory for io_uring's provided buffer ring, page
-//! pre-faulting, `mlockall`, and the Ctrl-C (SIGINT/SIGTERM) flag.
+//! System calls and raw memory behind safe functions: io_uring's provided buffer ring, page
+//! pre-faulting, `mlockall`, socket shutdown and the Ctrl-C (SIGINT/SIGTERM) flag.
+//!
+//! With [`crate::transport::uring_sys`] (the io_uring submissions that lend memory to the kernel)
+//! this is the only module of the crate with `unsafe`.
 
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
@@ -93,12 +96,18 @@ impl Drop for Mmap {
 ///
 /// The kernel picks a buffer for each multishot receive completion and reports its id; the
 /// owner reads it with [`BufRing::buf`] and gives it back with [`BufRing::recycle`].
+///
+/// Which buffers the owner holds is tracked (one bit each): a buffer becomes readable only when
+/// [`BufRing::claim`] says a completion handed it over, and only a held buffer can be recycled,
+/// so no safe call can read a buffer the kernel may be writing or give one back twice.
 pub struct BufRing {
     ring: Mmap,
     bufs: Mmap,
     count: u16,
     size: u32,
     tail: u16,
+    /// Bit `bid` set: buffer `bid` is held by the owner (not the kernel).
+    held: Box<[u64]>,
 }
 
 // SAFETY: the mapping is owned exclusively by this value; moving it to another thread moves
@@ -124,6 +133,7 @@ impl BufRing {
             count,
             size,
             tail: 0,
+            held: vec![0u64; usize::from(count).div_ceil(64)].into_boxed_slice(),
         };
         for bid in 0..count {
             r.put(bid);
@@ -171,20 +181,46 @@ impl BufRing {
         tail.store(self.tail, Ordering::Release);
     }
 
-    /// Gives buffer `bid` back to the kernel.
+    fn is_held(&self, bid: u16) -> bool {
+        bid < self.count && self.held[usize::from(bid / 64)] & (1 << (bid % 64)) != 0
+    }
+
+    /// Records that a completion handed buffer `bid` to the owner; false (and nothing recorded)
+    /// if `bid` is out of range or already held.
+    ///
+    /// # Safety
+    /// The kernel must have posted a completion selecting buffer `bid` of this ring, and the
+    /// buffer must not have been recycled since: from now on the kernel does not write it, so
+    /// [`BufRing::buf`] may lend it.
+    pub unsafe fn claim(&mut self, bid: u16) -> bool {
+        if bid >= self.count || self.is_held(bid) {
+            return false;
+        }
+        self.held[usize::from(bid / 64)] |= 1 << (bid % 64);
+        true
+    }
+
+    /// Gives buffer `bid` back to the kernel (ignored unless the owner holds it).
     pub fn recycle(&mut self, bid: u16) {
-        self.put(bid % self.count);
+        if !self.is_held(bid) {
+            return;
+        }
+        self.held[usize::from(bid / 64)] &= !(1 << (bid % 64));
+        self.put(bid);
         self.publish();
     }
 
-    /// The first `len` bytes of buffer `bid` (clamped to the buffer size).
+    /// The first `len` bytes of buffer `bid` (clamped to the buffer size); empty unless the
+    /// owner holds the buffer.
     pub fn buf(&self, bid: u16, len: usize) -> &[u8] {
-        let bid = bid % self.count;
+        if !self.is_held(bid) {
+            return &[];
+        }
         let len = len.min(self.size as usize);
         // SAFETY: `bid < count` and `len <= size`, so the range lies inside the buffer mapping;
-        // the kernel wrote this buffer before posting the completion that gave us `bid`, and it
-        // does not touch it again until `recycle(bid)` (which needs `&mut self`, so no borrow
-        // from here can outlive it).
+        // the buffer is held (`claim` was called for the completion that handed it over), so the
+        // kernel wrote it before that completion and does not touch it again until
+        // `recycle(bid)`, which needs `&mut self`, so no borrow from here can outlive it.
         unsafe {
             std::slice::from_raw_parts(
                 self.bufs.ptr.add(usize::from(bid) * self.size as usize),
@@ -198,4 +234,166 @@ impl BufRing {
 pub fn shutdown(fd: std::os::fd::RawFd) {
     // SAFETY: shutdown on a descriptor we own; no memory is passed.
     unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+}
+
+/// Starts a non-blocking TCP connect to `addr` (`socket(SOCK_NONBLOCK)` + `connect`, which
+/// returns at once with the handshake in progress). Poll the result with [`connect_result`].
+pub fn tcp_connect_start(addr: std::net::SocketAddr) -> io::Result<std::net::TcpStream> {
+    use std::os::fd::FromRawFd;
+    let (family, storage, len) = sockaddr(addr);
+    // SAFETY: socket takes plain integers and returns a new descriptor or -1.
+    let fd = unsafe {
+        libc::socket(
+            family,
+            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a descriptor we just created and own; the TcpStream takes ownership and
+    // closes it on drop (also on the error path below).
+    let stream = unsafe { std::net::TcpStream::from_raw_fd(fd) };
+    // SAFETY: `storage` is a sockaddr_storage holding a sockaddr_in/sockaddr_in6 of `len` bytes,
+    // valid for the duration of the call.
+    let r = unsafe {
+        libc::connect(
+            fd,
+            (&storage as *const libc::sockaddr_storage).cast::<libc::sockaddr>(),
+            len,
+        )
+    };
+    if r == 0 {
+        return Ok(stream);
+    }
+    let e = io::Error::last_os_error();
+    if e.raw_os_error() == Some(libc::EINPROGRESS) {
+        Ok(stream)
+    } else {
+        Err(e)
+    }
+}
+
+/// State of a connect started by [`tcp_connect_start`]: `Ok(true)` connected, `Ok(false)` still
+/// in progress, `Err` failed (refused, unreachable, ...).
+pub fn connect_result(s: &std::net::TcpStream) -> io::Result<bool> {
+    if let Some(e) = s.take_error()? {
+        return Err(e);
+    }
+    match s.peer_addr() {
+        Ok(_) => Ok(true),
+        Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+fn sockaddr(addr: std::net::SocketAddr) -> (libc::c_int, libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: sockaddr_storage is plain old data; all-zero is a valid value.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    match addr {
+        std::net::SocketAddr::V4(a) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: a.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(a.ip().octets()),
+                },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: sockaddr_in is smaller than sockaddr_storage and both are plain data;
+            // the write is in bounds and suitably aligned (storage is the most aligned).
+            unsafe {
+                std::ptr::write(
+                    (&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>(),
+                    sin,
+                )
+            };
+            (
+                libc::AF_INET,
+                storage,
+                std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+            )
+        }
+        std::net::SocketAddr::V6(a) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: a.port().to_be(),
+                sin6_flowinfo: a.flowinfo(),
+                sin6_addr: libc::in6_addr {
+                    s6_addr: a.ip().octets(),
+                },
+                sin6_scope_id: a.scope_id(),
+            };
+            // SAFETY: as above, for sockaddr_in6.
+            unsafe {
+                std::ptr::write(
+                    (&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>(),
+                    sin6,
+                )
+            };
+            (
+                libc::AF_INET6,
+                storage,
+                std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buf_ring_lends_only_held_buffers() {
+        let mut r = BufRing::new(4, 64).unwrap();
+        assert!(
+            r.buf(1, 10).is_empty(),
+            "the kernel owns every buffer at first"
+        );
+        r.recycle(1); // not held: ignored
+        assert_eq!(r.tail, 4);
+        // SAFETY: test only; no kernel is attached to this ring, nothing writes the buffers.
+        assert!(unsafe { r.claim(1) });
+        // SAFETY: as above.
+        assert!(!unsafe { r.claim(1) }, "already held");
+        // SAFETY: as above.
+        assert!(!unsafe { r.claim(4) }, "out of range");
+        assert_eq!(r.buf(1, 10).len(), 10);
+        assert_eq!(r.buf(1, 1000).len(), 64, "clamped to the buffer size");
+        r.recycle(1);
+        assert_eq!(r.tail, 5);
+        assert!(r.buf(1, 10).is_empty(), "given back");
+        r.recycle(1);
+        assert_eq!(r.tail, 5, "a second recycle is ignored");
+    }
+
+    #[test]
+    fn nonblocking_connect_succeeds_and_fails() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let s = tcp_connect_start(l.local_addr().unwrap()).unwrap();
+        let t0 = std::time::Instant::now();
+        while !connect_result(&s).unwrap() {
+            assert!(t0.elapsed().as_secs() < 5, "connect did not complete");
+            std::thread::yield_now();
+        }
+        let (a, _) = l.accept().unwrap();
+        assert_eq!(a.peer_addr().unwrap(), s.local_addr().unwrap());
+        // Nobody listens on a port just freed: refused.
+        let port = l.local_addr().unwrap().port();
+        drop((l, a));
+        let s = tcp_connect_start(([127, 0, 0, 1], port).into()).unwrap();
+        let t0 = std::time::Instant::now();
+        let r = loop {
+            match connect_result(&s) {
+                Ok(false) => {
+                    assert!(t0.elapsed().as_secs() < 5, "refusal not seen");
+                    std::thread::yield_now();
+                }
+                r => break r,
+            }
+        };
+        assert!(r.is_err(), "{r:?}");
+    }
 }

@@ -11,7 +11,8 @@
 //!
 //! Backends:
 //! * [`uring::UringTransport`] — kernel TCP through io_uring (multishot receive into a provided
-//!   buffer ring, batched submissions, busy-polling);
+//!   buffer ring, batched submissions, busy-polling); its submissions that lend memory
+//!   to the kernel are confined to [`uring_sys::UringIo`];
 //! * [`memory::MemoryTransport`] — an in-memory link (two SPSC byte rings), for tests and the demo;
 //! * [`tcpstack`] — `fixdpdk::Connection` (user-space TCP, smoltcp, over a DPDK port or an
 //!   in-memory frame pipe);
@@ -23,6 +24,7 @@ pub mod framing;
 pub mod memory;
 pub mod tcpstack;
 pub mod uring;
+pub mod uring_sys;
 
 use crate::clock::Nanos;
 use std::fmt;

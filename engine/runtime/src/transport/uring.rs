@@ -12,20 +12,14 @@
 //! Where io_uring cannot be used (seccomp, old kernel) construction fails with
 //! [`TransportError::Unavailable`].
 
+use super::uring_sys::{Completion, UringIo};
 use super::{Capabilities, CloseReason, LinkState, Transport, TransportError};
-use crate::bytes::ByteQueue;
 use crate::clock::Nanos;
-use crate::sys::{self, BufRing};
-use io_uring::{cqueue, opcode, types, IoUring};
+use crate::sys::BufRing;
+use io_uring::IoUring;
 use std::collections::VecDeque;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::fd::AsRawFd;
 use std::time::Duration;
-
-const UD_RECV: u64 = 1;
-const UD_SEND: u64 = 2;
-const UD_CANCEL: u64 = 3;
-const BGID: u16 = 7;
 
 /// Tuning of the io_uring backend.
 #[derive(Clone, Copy, Debug)]
@@ -85,23 +79,14 @@ fn build_ring(entries: u32, defer_taskrun: bool) -> Result<IoUring, TransportErr
 
 /// One TCP connection driven through io_uring.
 pub struct UringTransport {
-    ring: IoUring,
-    sock: TcpStream,
-    bufs: BufRing,
+    /// Ring, socket, receive buffers and transmit queue (the kernel-facing part, `uring_sys`).
+    io: UringIo,
     /// Completed receives not yet fully consumed: (buffer id, length).
     ready: VecDeque<(u16, u32)>,
     /// Consumed bytes of the front buffer.
     front_off: usize,
-    recv_armed: bool,
-    txq: ByteQueue,
-    send_inflight: usize,
-    zero_copy: bool,
-    /// Zero-copy send: bytes reported sent, consumed when the kernel's notification says the
-    /// buffer is free again.
-    zc_sent: Option<usize>,
     eof: bool,
     state: LinkState,
-    inflight_ops: u32,
     peer: Option<SocketAddr>,
     /// Syscalls (`io_uring_enter`) made, for measurements.
     pub enters: u64,
@@ -119,28 +104,15 @@ impl UringTransport {
             .map_err(|e| TransportError::Io("O_NONBLOCK".into(), e))?;
         let bufs = BufRing::new(opts.buf_count, opts.buf_size)
             .map_err(|e| TransportError::Io("provided buffer ring".into(), e))?;
-        // SAFETY: the ring memory belongs to `bufs`, which lives in the same struct as `ring`
-        // and is dropped after the buffer group is unregistered (see `Drop`).
-        unsafe {
-            ring.submitter()
-                .register_buf_ring_with_flags(bufs.ring_addr(), bufs.count(), BGID, 0)
-        }
-        .map_err(|e| unavailable(&e))?;
         let peer = sock.peer_addr().ok();
+        let io = UringIo::new(ring, sock, bufs, opts.send_buffer, opts.zero_copy_send)
+            .map_err(|e| unavailable(&e))?;
         Ok(UringTransport {
-            ring,
-            sock,
             ready: VecDeque::with_capacity(usize::from(opts.buf_count) + 1),
-            bufs,
+            io,
             front_off: 0,
-            recv_armed: false,
-            txq: ByteQueue::new(opts.send_buffer),
-            send_inflight: 0,
-            zero_copy: opts.zero_copy_send,
-            zc_sent: None,
             eof: false,
             state: LinkState::Open,
-            inflight_ops: 0,
             peer,
             enters: 0,
         })
@@ -164,121 +136,39 @@ impl UringTransport {
         self.peer
     }
 
-    fn fd(&self) -> types::Fd {
-        types::Fd(self.sock.as_raw_fd())
-    }
-
     fn reap(&mut self) -> usize {
-        let mut work = 0;
-        let mut cq = self.ring.completion();
-        cq.sync();
-        for cqe in &mut cq {
-            work += 1;
-            let res = cqe.result();
-            let flags = cqe.flags();
-            match cqe.user_data() {
-                UD_RECV => {
-                    if !cqueue::more(flags) {
-                        self.recv_armed = false;
-                        self.inflight_ops -= 1;
-                    }
-                    if res > 0 {
-                        if let Some(bid) = cqueue::buffer_select(flags) {
-                            self.ready.push_back((bid, res as u32));
-                        }
-                    } else if res == 0 {
-                        self.eof = true;
-                    } else if res != -libc::ENOBUFS && res != -libc::ECANCELED {
-                        // ENOBUFS: every buffer is held by us; re-armed once one is consumed.
-                        if !matches!(self.state, LinkState::Closed(_)) {
-                            self.state = LinkState::Closed(CloseReason::Error(-res));
-                        }
-                    }
+        let (ready, eof, state) = (&mut self.ready, &mut self.eof, &mut self.state);
+        self.io.reap(|c| match c {
+            Completion::Data { bid, len } => ready.push_back((bid, len)),
+            Completion::Eof => *eof = true,
+            Completion::RecvError(e) | Completion::SendError(e) => {
+                if !matches!(*state, LinkState::Closed(_)) {
+                    *state = LinkState::Closed(CloseReason::Error(e));
                 }
-                UD_SEND if cqueue::notif(flags) => {
-                    // Zero-copy send: the kernel no longer reads the buffer.
-                    self.inflight_ops -= 1;
-                    self.txq.consume(self.zc_sent.take().unwrap_or(0));
-                    self.send_inflight = 0;
-                }
-                UD_SEND => {
-                    if res < 0
-                        && res != -libc::EAGAIN
-                        && res != -libc::EINTR
-                        && !matches!(self.state, LinkState::Closed(_))
-                    {
-                        self.state = LinkState::Closed(CloseReason::Error(-res));
-                    }
-                    let sent = res.max(0) as usize;
-                    if cqueue::more(flags) {
-                        // A notification follows; keep the bytes until then.
-                        self.zc_sent = Some(sent);
-                    } else {
-                        self.inflight_ops -= 1;
-                        self.txq.consume(sent);
-                        self.send_inflight = 0;
-                    }
-                }
-                _ => {}
             }
-        }
-        work
+        })
     }
 
     fn submit_pending(&mut self) -> usize {
-        let fd = self.fd();
         let open = self.state == LinkState::Open;
         let mut queued = 0;
+        if open
+            && !self.io.recv_armed()
+            && !self.eof
+            && self.ready.len() < usize::from(self.io.buf_count())
+            && self.io.arm_recv()
         {
-            let mut sq = self.ring.submission();
-            if open
-                && !self.recv_armed
-                && !self.eof
-                && self.ready.len() < usize::from(self.bufs.count())
-            {
-                let e = opcode::RecvMulti::new(fd, BGID).build().user_data(UD_RECV);
-                // SAFETY: RecvMulti writes only into buffers of the registered group `BGID`,
-                // owned by `self.bufs` and valid until unregistered in `Drop`.
-                if unsafe { sq.push(&e) }.is_ok() {
-                    self.recv_armed = true;
-                    self.inflight_ops += 1;
-                    queued += 1;
-                }
-            }
-            if open && self.send_inflight == 0 && !self.txq.is_empty() {
-                let data = self.txq.readable();
-                let len = data.len().min(u32::MAX as usize);
-                let e = if self.zero_copy {
-                    opcode::SendZc::new(fd, data.as_ptr(), len as u32)
-                        .flags(libc::MSG_NOSIGNAL)
-                        .build()
-                        .user_data(UD_SEND)
-                } else {
-                    opcode::Send::new(fd, data.as_ptr(), len as u32)
-                        .flags(libc::MSG_NOSIGNAL)
-                        .build()
-                        .user_data(UD_SEND)
-                };
-                // SAFETY: the bytes are the readable part of `txq`; while `send_inflight > 0`
-                // they are neither consumed nor moved (`send` does not compact and `consume`
-                // happens only on the completion, or for a zero-copy send on its notification),
-                // and `Drop` waits for in-flight operations.
-                if unsafe { sq.push(&e) }.is_ok() {
-                    self.send_inflight = len;
-                    self.inflight_ops += 1;
-                    queued += 1;
-                }
-            }
-            sq.sync();
+            queued += 1;
         }
-        let taskrun = self.ring.submission().taskrun();
-        if queued > 0 || taskrun {
-            self.enters += 1;
-            if let Err(e) = self.ring.submit() {
-                if e.raw_os_error() != Some(libc::EINTR) && e.raw_os_error() != Some(libc::EBUSY) {
-                    self.state =
-                        LinkState::Closed(CloseReason::Error(e.raw_os_error().unwrap_or(0)));
-                }
+        if open && self.io.start_send() {
+            queued += 1;
+        }
+        match self.io.submit(queued) {
+            Ok(true) => self.enters += 1,
+            Ok(false) => {}
+            Err(e) => {
+                self.enters += 1;
+                self.state = LinkState::Closed(CloseReason::Error(e));
             }
         }
         queued
@@ -289,8 +179,8 @@ impl Transport for UringTransport {
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             name: "io_uring",
-            max_recv_view: self.bufs.buf_size() as usize,
-            send_buffer: self.txq.capacity(),
+            max_recv_view: self.io.buf_size() as usize,
+            send_buffer: self.io.tx_capacity(),
             zero_copy_recv: true,
         }
     }
@@ -320,13 +210,13 @@ impl Transport for UringTransport {
         let Some(&(bid, len)) = self.ready.front() else {
             return f(&[]).1;
         };
-        let data = &self.bufs.buf(bid, len as usize)[self.front_off..];
+        let data = &self.io.buf(bid, len as usize)[self.front_off..];
         let (n, r) = f(data);
         self.front_off += n.min(data.len());
         if self.front_off >= len as usize {
             self.ready.pop_front();
             self.front_off = 0;
-            self.bufs.recycle(bid);
+            self.io.recycle(bid);
         }
         r
     }
@@ -335,17 +225,16 @@ impl Transport for UringTransport {
         if self.state != LinkState::Open {
             return f(&mut []).1;
         }
-        // Never compact while a send is in flight: the kernel reads the readable bytes.
-        let compact = self.send_inflight == 0;
-        let w = self.txq.writable(compact);
+        // Never compacts while a send is in flight: the kernel reads the readable bytes.
+        let w = self.io.tx_writable();
         let (n, r) = f(w);
         let n = n.min(w.len());
-        self.txq.commit(n);
+        self.io.tx_commit(n);
         r
     }
 
     fn send_queued(&self) -> usize {
-        self.txq.len()
+        self.io.tx_len()
     }
 
     fn close(&mut self) {
@@ -354,43 +243,13 @@ impl Transport for UringTransport {
         }
         // Flush queued bytes (bounded effort), then shut the socket down.
         for _ in 0..1000 {
-            if self.txq.is_empty() {
+            if self.io.tx_len() == 0 {
                 break;
             }
             self.poll(0);
         }
         self.state = LinkState::Closed(CloseReason::Local);
-        sys::shutdown(self.sock.as_raw_fd());
-    }
-}
-
-impl Drop for UringTransport {
-    fn drop(&mut self) {
-        sys::shutdown(self.sock.as_raw_fd());
-        if self.inflight_ops > 0 {
-            let e = opcode::AsyncCancel2::new(types::CancelBuilder::any())
-                .build()
-                .user_data(UD_CANCEL);
-            // SAFETY: a cancel request references no memory.
-            let _ = unsafe { self.ring.submission().push(&e) };
-        }
-        // Wait (bounded) until the kernel has finished with our buffers.
-        let mut spins = 0;
-        while self.inflight_ops > 0 && spins < 1000 {
-            let ts = types::Timespec::new().nsec(1_000_000);
-            let args = types::SubmitArgs::new().timespec(&ts);
-            let _ = self.ring.submitter().submit_with_args(1, &args);
-            self.reap();
-            spins += 1;
-        }
-        let _ = self.ring.submitter().unregister_buf_ring(BGID);
-        if self.inflight_ops > 0 {
-            // The kernel still owns buffers: leak them rather than free memory it may write.
-            let bufs = std::mem::replace(&mut self.bufs, BufRing::new(1, 1).expect("tiny ring"));
-            std::mem::forget(bufs);
-            let q = std::mem::replace(&mut self.txq, ByteQueue::new(1));
-            std::mem::forget(q);
-        }
+        self.io.shutdown();
     }
 }
 
