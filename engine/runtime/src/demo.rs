@@ -8,7 +8,7 @@ use crate::apps::{EchoApp, LoadApp};
 use crate::clock::{Clock, Nanos};
 use crate::connect::{Connector, FaultConnector, MemoryConnector, UringAcceptor, UringInitiator};
 use crate::pipeline::{pipeline, GapRecord, Pipeline, RingSizes};
-use crate::runner::cycle;
+use crate::runner::cycle_at;
 use crate::transport::fault::{Action, Direction, Fault, FaultEvent, FaultStats, Select};
 use crate::transport::memory::MemoryTransport;
 use crate::transport::uring::{self, UringOptions};
@@ -241,6 +241,8 @@ fn drive<CA: Connector, CI: Connector>(
     let mut logout_at: Option<Nanos> = None;
     let mut seen_disc = (0u64, 0u64);
     loop {
+        // The one clock reading of this duty cycle: every agent and the report use it.
+        let now = clock.now();
         {
             let mut agents: [&mut dyn Agent; 8] = [
                 &mut i.io,
@@ -252,9 +254,8 @@ fn drive<CA: Connector, CI: Connector>(
                 &mut i.session,
                 &mut i.app,
             ];
-            cycle(&mut agents, &clock);
+            cycle_at(&mut agents, now);
         }
-        let now = clock.now();
         if let Some(e) = a.io.fatal().or(i.io.fatal()) {
             failure = Some(format!("transport failed: {e}"));
             break;
@@ -502,7 +503,10 @@ fn print_report<CA: Connector, CI: Connector>(
     println!("{}", hist_line("round trip order -> report", &l.rtt));
     println!(
         "{}",
-        hist_line("internal (socket rx -> app delivery)", &l.internal)
+        hist_line(
+            "internal (socket rx -> app delivery; one clock reading per round, so 0 = same round)",
+            &l.internal,
+        )
     );
     for (name, s) in [
         ("initiator", &i.session.stats),
