@@ -275,6 +275,10 @@ fn run<S: MessageStore>(store: S, n: u32, check_resend: bool) {
     let (m0, b0) = (out.msgs, out.bytes);
     let t = Instant::now();
     fp.process(0, &rr, |v, b| s.on_verdict(now, v, b, &mut out));
+    // A large range is served in steps of `max_resend_range`, continued by the timer.
+    while s.serving_resend() {
+        s.on_timer(now, &mut out);
+    }
     let dt = t.elapsed();
     if !check_resend {
         println!("resend   : (gap fill only: nothing stored) {:?}", dt);

@@ -598,6 +598,9 @@ impl DataDictionary {
         let mut entry_seen = Seen([0; SEEN_BITS / 64]);
         while let Some(&(tag, val)) = it.peek() {
             if tag == g.delim {
+                if entries > 0 {
+                    Self::entry_complete(g, &entry_seen)?;
+                }
                 entries += 1;
                 entry_seen = Seen([0; SEEN_BITS / 64]);
             } else if !g.layout.members.contains_key(&tag) {
@@ -616,10 +619,22 @@ impl DataDictionary {
                 }
             }
         }
+        if entries > 0 {
+            Self::entry_complete(g, &entry_seen)?;
+        }
         if entries != declared {
             return Err(Violation::new(16, count_tag));
         }
         Ok(())
+    }
+
+    /// Every field the group's entries require (its own and its required components') is in the
+    /// entry just read: else Reject 373=1 with the missing tag as RefTagID.
+    fn entry_complete(g: &GroupDef, entry_seen: &Seen) -> Result<(), Violation> {
+        match g.layout.required.iter().find(|&&t| !entry_seen.has(t)) {
+            Some(&t) => Err(Violation::new(1, t)),
+            None => Ok(()),
+        }
     }
 }
 
@@ -722,6 +737,52 @@ mod tests {
         // Unknown MsgType.
         let v = d.validate(&msg(&format!("35=ZZ|{HDR}"))).unwrap_err();
         assert_eq!(v.reason, 11);
+    }
+
+    #[test]
+    fn required_fields_inside_repeating_groups_are_checked() {
+        // NewOrderList: each NoOrders entry requires ListSeqNo(67) and Side(54) besides its
+        // delimiter ClOrdID(11).
+        let d = DataDictionary::fix44();
+        let head = format!("35=E|{HDR}66=L1|394=1|68=2|73=2|");
+        let ok = msg(&format!("{head}11=a|67=1|54=1|11=b|67=2|54=2|"));
+        assert_eq!(d.validate(&ok), Ok(()));
+        for (entries, tag) in [
+            ("11=a|54=1|11=b|67=2|54=2|", 67), // first entry lacks ListSeqNo
+            ("11=a|67=1|54=1|11=b|67=2|", 54), // last entry lacks Side
+            ("11=a|67=1|11=b|67=2|54=2|", 54),
+        ] {
+            let v = d.validate(&msg(&format!("{head}{entries}"))).unwrap_err();
+            assert_eq!((v.reason, v.tag), (1, tag), "{entries}");
+            assert_eq!(v.text, "Required tag missing");
+        }
+        // Nested groups: a required field of an inner entry (own dictionary).
+        let xml = "<fix major='4' minor='4'><header><field name='BeginString' required='Y'/>\
+            <field name='BodyLength' required='Y'/><field name='MsgType' required='Y'/></header>\
+            <trailer><field name='CheckSum' required='Y'/></trailer><messages>\
+            <message name='X' msgtype='U1'><group name='NoA' required='Y'>\
+            <field name='A1' required='Y'/><field name='A2' required='Y'/>\
+            <group name='NoB' required='N'><field name='B1' required='Y'/>\
+            <field name='B2' required='Y'/></group></group></message></messages>\
+            <components/><fields><field number='8' name='BeginString' type='STRING'/>\
+            <field number='9' name='BodyLength' type='LENGTH'/><field number='35' name='MsgType' type='STRING'/>\
+            <field number='10' name='CheckSum' type='STRING'/><field number='9001' name='NoA' type='NUMINGROUP'/>\
+            <field number='9002' name='A1' type='STRING'/><field number='9003' name='A2' type='STRING'/>\
+            <field number='9004' name='NoB' type='NUMINGROUP'/><field number='9005' name='B1' type='STRING'/>\
+            <field number='9006' name='B2' type='STRING'/></fields></fix>";
+        let d = DataDictionary::from_quickfix_xml(xml).unwrap();
+        let ok = msg("35=U1|9001=1|9002=a|9003=b|9004=2|9005=x|9006=y|9005=z|9006=w|");
+        assert_eq!(d.validate(&ok), Ok(()));
+        let v = d
+            .validate(&msg(
+                "35=U1|9001=1|9002=a|9003=b|9004=2|9005=x|9006=y|9005=z|",
+            ))
+            .unwrap_err();
+        assert_eq!((v.reason, v.tag), (1, 9006));
+        let v = d
+            .validate(&msg("35=U1|9001=1|9002=a|9004=1|9005=x|9006=y|"))
+            .unwrap_err();
+        assert_eq!((v.reason, v.tag), (1, 9003));
     }
 
     #[test]

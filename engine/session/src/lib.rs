@@ -20,6 +20,6 @@ pub mod wire;
 pub use app::{Application, DeliverInfo, EchoApp, Responder};
 pub use session::{
     DisconnectReason, Event, Role, SendError, SequencerOp, Session, SessionConfig, SessionOutput,
-    State, MAX_SEQ_NUM,
+    State, DEFAULT_MAX_RESENDS_PER_SECOND, DEFAULT_MAX_RESEND_RANGE, MAX_SEQ_NUM,
 };
 pub use wire::BodyBuilder;

@@ -146,6 +146,9 @@ pub struct SessionSettings {
     /// `ResendRequestChunkSize`: largest range we ask for in one ResendRequest; 0 = whole range
     /// (default 0).
     pub resend_request_chunk_size: u32,
+    /// `ClosedResendInterval`: our ResendRequests ask only for the missing numbers (EndSeqNo =
+    /// the number below the lowest held message) instead of EndSeqNo=0 (default N).
+    pub closed_resend_interval: bool,
     /// `CheckLatency`: check SendingTime against our clock (default Y).
     pub check_latency: bool,
     /// `MaxLatency`: SendingTime tolerance in seconds (default 120).
@@ -189,14 +192,20 @@ pub struct SessionSettings {
     pub store_segment_bytes: u64,
     /// Engine-specific `Transport`: `io_uring`, `dpdk` or `memory` (default io_uring).
     pub transport: String,
-    /// Engine-specific `MaxResendRange`: most messages one ResendRequest from the peer may ask
-    /// for; 0 = no limit (default 0).
+    /// Engine-specific `MaxResendRange`: most numbers one step of serving the peer's
+    /// ResendRequest covers; a longer range is served in steps; 0 = the whole range in one step
+    /// (default [`crate::session::DEFAULT_MAX_RESEND_RANGE`], 1024).
     pub max_resend_range: u32,
-    /// Engine-specific `MaxResendsPerSecond`: most ResendRequests per second we serve from the
-    /// peer; 0 = no limit (default 0).
+    /// Engine-specific `MaxResendsPerSecond`: most numbers resent (or gap-filled) to the peer per
+    /// second; 0 = no limit (default [`crate::session::DEFAULT_MAX_RESENDS_PER_SECOND`],
+    /// 4000000).
     pub max_resends_per_second: u32,
     /// Engine-specific `Sequencer`: `hwsim`, `verilated` or `card` (default hwsim).
     pub sequencer: String,
+    /// Engine-specific `Dpdk*` keys ([`DPDK_KEYS`]) as written, canonical key and trimmed value,
+    /// in file order (session lines override `[DEFAULT]` ones). The values are checked by the
+    /// runtime when `Transport=dpdk` brings the port up (`fixdpdk::DpdkSettings::from_pairs`).
+    pub dpdk: Vec<(String, String)>,
 }
 
 impl Default for SessionSettings {
@@ -220,6 +229,7 @@ impl Default for SessionSettings {
             reset_on_logout: false,
             reset_on_disconnect: false,
             resend_request_chunk_size: 0,
+            closed_resend_interval: false,
             check_latency: true,
             max_latency: 120,
             persist_messages: true,
@@ -238,9 +248,10 @@ impl Default for SessionSettings {
             flush_policy: FlushPolicy::None,
             store_segment_bytes: 64 << 20,
             transport: "io_uring".to_string(),
-            max_resend_range: 0,
-            max_resends_per_second: 0,
+            max_resend_range: crate::session::DEFAULT_MAX_RESEND_RANGE,
+            max_resends_per_second: crate::session::DEFAULT_MAX_RESENDS_PER_SECOND,
             sequencer: "hwsim".to_string(),
+            dpdk: Vec::new(),
         }
     }
 }
@@ -325,6 +336,7 @@ pub const KEYS: &[(&str, bool)] = &[
     ("ResetOnLogout", false),
     ("ResetOnDisconnect", false),
     ("ResendRequestChunkSize", false),
+    ("ClosedResendInterval", false),
     ("CheckLatency", false),
     ("MaxLatency", false),
     ("PersistMessages", false),
@@ -346,6 +358,35 @@ pub const KEYS: &[(&str, bool)] = &[
     ("MaxResendRange", true),
     ("MaxResendsPerSecond", true),
     ("Sequencer", true),
+];
+
+/// The engine-specific keys of `Transport=dpdk` (the same list as `fixdpdk::settings::KEYS`,
+/// which a runtime test checks): kept in [`SessionSettings::dpdk`] and validated by the runtime.
+pub const DPDK_KEYS: &[&str] = &[
+    "DpdkDevice",
+    "DpdkLcores",
+    "DpdkFilePrefix",
+    "DpdkNoHuge",
+    "DpdkMemoryMB",
+    "DpdkEalExtra",
+    "DpdkMbufs",
+    "DpdkMbufCache",
+    "DpdkMbufDataRoom",
+    "DpdkRxRing",
+    "DpdkTxRing",
+    "DpdkPromiscuous",
+    "DpdkLocalIP",
+    "DpdkGateway",
+    "DpdkMac",
+    "DpdkMtu",
+    "DpdkRxBuffer",
+    "DpdkTxBuffer",
+    "DpdkNagle",
+    "DpdkAckDelayUs",
+    "DpdkKeepAliveMs",
+    "DpdkTimeoutMs",
+    "DpdkVerifyChecksums",
+    "DpdkArpRefreshMs",
 ];
 
 /// Keys of QuickFIX / QuickFIX/J this engine does not support: named as such in the error, so
@@ -394,7 +435,6 @@ const QUICKFIX_UNSUPPORTED: &[&str] = &[
     "RejectInvalidMessage",
     "RequiresOrigSendingTime",
     "ForceResendWhenCorruptedStore",
-    "ClosedResendInterval",
     "TestRequestDelayMultiplier",
     "HeartBeatTimeoutMultiplier",
 ];
@@ -406,6 +446,12 @@ fn canonical_key(k: &str) -> Option<&'static str> {
     KEYS.iter()
         .map(|(n, _)| *n)
         .find(|n| n.eq_ignore_ascii_case(k))
+        .or_else(|| {
+            DPDK_KEYS
+                .iter()
+                .copied()
+                .find(|n| n.eq_ignore_ascii_case(k))
+        })
         .or_else(|| {
             ALIASES
                 .iter()
@@ -438,6 +484,7 @@ fn suggestion(k: &str) -> String {
     let best = KEYS
         .iter()
         .map(|(n, _)| *n)
+        .chain(DPDK_KEYS.iter().copied())
         .chain(ALIASES.iter().map(|(a, _)| *a))
         .map(|n| (distance(k, n), n))
         .min();
@@ -625,6 +672,7 @@ fn apply(s: &mut SessionSettings, e: &Entry) -> Result<(), SettingsError> {
         "ResetOnLogout" => s.reset_on_logout = parse_bool(e)?,
         "ResetOnDisconnect" => s.reset_on_disconnect = parse_bool(e)?,
         "ResendRequestChunkSize" => s.resend_request_chunk_size = parse_u32(e, 0, u32::MAX)?,
+        "ClosedResendInterval" => s.closed_resend_interval = parse_bool(e)?,
         "CheckLatency" => s.check_latency = parse_bool(e)?,
         "MaxLatency" => s.max_latency = parse_u32(e, 1, 86_400)?,
         "PersistMessages" => s.persist_messages = parse_bool(e)?,
@@ -667,6 +715,11 @@ fn apply(s: &mut SessionSettings, e: &Entry) -> Result<(), SettingsError> {
         "MaxResendsPerSecond" => s.max_resends_per_second = parse_u32(e, 0, u32::MAX)?,
         "Sequencer" => {
             s.sequencer = parse_choice(e, &["hwsim", "verilated", "card"])?.to_string();
+        }
+        k if DPDK_KEYS.contains(&k) => {
+            let v = parse_nonempty(e)?;
+            s.dpdk.retain(|(dk, _)| dk != k);
+            s.dpdk.push((k.to_string(), v));
         }
         other => unreachable!("key {other} is in KEYS but has no parser"),
     }
@@ -907,5 +960,63 @@ impl Settings {
         self.sessions.iter().find(|s| {
             s.begin_string == begin && s.sender_comp_id == sender && s.target_comp_id == target
         })
+    }
+}
+
+#[cfg(test)]
+mod dpdk_keys {
+    use super::*;
+
+    const BASE: &str = "[DEFAULT]\nConnectionType=acceptor\nSocketAcceptPort=9878\n\
+                        BeginString=FIX.4.4\nSenderCompID=S\nTargetCompID=T\n";
+
+    #[test]
+    fn dpdk_keys_are_kept_in_order_and_sessions_override_defaults() {
+        let s = Settings::parse(&format!(
+            "{BASE}Transport=dpdk\ndpdkdevice=net_memif0,role=server\nDpdkLocalIP=10.0.0.1/24\n\
+             DpdkNoHuge=Y\n[SESSION]\nDpdkLocalIP = 10.0.0.9/24\n"
+        ))
+        .unwrap();
+        let d = &s.sessions[0].dpdk;
+        assert_eq!(
+            d,
+            &[
+                (
+                    "DpdkDevice".to_string(),
+                    "net_memif0,role=server".to_string()
+                ),
+                ("DpdkNoHuge".to_string(), "Y".to_string()),
+                ("DpdkLocalIP".to_string(), "10.0.0.9/24".to_string()),
+            ]
+        );
+        assert_eq!(s.sessions[0].transport, "dpdk");
+    }
+
+    #[test]
+    fn dpdk_keys_are_accepted_whatever_the_transport_and_checked_later() {
+        // Required keys and values are checked by the runtime when it brings the port up
+        // (`fixeng::dpdk`), also when `--transport dpdk` overrides the file's Transport.
+        let s = Settings::parse(&format!("{BASE}Transport=dpdk\n[SESSION]\n")).unwrap();
+        assert!(s.sessions[0].dpdk.is_empty());
+        let s = Settings::parse(&format!(
+            "{BASE}DpdkDevice=net_ring0\nDpdkMtu=big\n[SESSION]\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            s.sessions[0].dpdk,
+            [
+                ("DpdkDevice".to_string(), "net_ring0".to_string()),
+                ("DpdkMtu".to_string(), "big".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn misspelt_dpdk_key_gets_a_suggestion_and_empty_values_are_refused() {
+        let e = Settings::parse(&format!("{BASE}DpdkLocalIp4=10.0.0.1/24\n")).unwrap_err();
+        assert!(e.message.contains("did you mean `DpdkLocalIP`"), "{e}");
+        let e = Settings::parse(&format!("{BASE}DpdkGateway=\n")).unwrap_err();
+        assert!(e.message.contains("DpdkGateway must not be empty"), "{e}");
+        assert_eq!(e.line, 7);
     }
 }

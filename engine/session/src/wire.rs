@@ -377,10 +377,7 @@ pub fn encode(
         buf[p..p + part.len()].copy_from_slice(part);
         p += part.len();
     }
-    let sum = buf[start..end]
-        .iter()
-        .fold(0u32, |a, &b| a.wrapping_add(u32::from(b)))
-        % 256;
+    let sum = u32::from(checksum(&buf[start..end]));
     let trailer = [
         b'1',
         b'0',
@@ -395,6 +392,432 @@ pub fn encode(
     }
     buf[end..end + 7].copy_from_slice(&trailer);
     Ok(start..end + 7)
+}
+
+/// FIX CheckSum(10) of `bytes`: their sum modulo 256. Sums in 32 independent byte lanes
+/// (wrapping, which is exact modulo 256), so the compiler vectorises it.
+pub fn checksum(bytes: &[u8]) -> u8 {
+    let mut lanes = [0u8; 32];
+    let mut chunks = bytes.chunks_exact(32);
+    for c in &mut chunks {
+        for (l, &b) in lanes.iter_mut().zip(c) {
+            *l = l.wrapping_add(b);
+        }
+    }
+    let mut sum = lanes.iter().fold(0u8, |a, &b| a.wrapping_add(b));
+    for &b in chunks.remainder() {
+        sum = sum.wrapping_add(b);
+    }
+    sum
+}
+
+/// Header fields a resend takes from a stored message: the first MsgType(35) and the first
+/// SendingTime(52) (which becomes OrigSendingTime(122)). Stops reading as soon as both are found.
+pub fn resend_peek(stored: &[u8]) -> (Option<&[u8]>, Option<&[u8]>) {
+    let (mut mt, mut st) = (None, None);
+    let mut start = 0;
+    let mut visit = |end: usize| {
+        let f = &stored[start..end];
+        start = end + 1;
+        if let (Some(tag @ (35 | 52)), Some(eq)) = field_tag(f) {
+            let slot = if tag == 35 { &mut mt } else { &mut st };
+            if slot.is_none() {
+                *slot = Some(&f[eq + 1..]);
+            }
+        }
+        mt.is_none() || st.is_none()
+    };
+    let mut more = true;
+    for_each_soh(stored, |soh| {
+        more = visit(soh);
+        more
+    });
+    if more && stored.last().is_some_and(|&b| b != SOH) {
+        // A trailing fragment without SOH is a field too.
+        let from = stored.iter().rposition(|&b| b == SOH).map_or(0, |p| p + 1);
+        let f = &stored[from..];
+        if let (Some(tag @ (35 | 52)), Some(eq)) = field_tag(f) {
+            let slot = if tag == 35 { &mut mt } else { &mut st };
+            if slot.is_none() {
+                *slot = Some(&f[eq + 1..]);
+            }
+        }
+    }
+    (mt, st)
+}
+
+/// The parts of a resent message's header that do not come from the stored message.
+#[derive(Clone, Copy, Debug)]
+pub struct ResendHeader<'a> {
+    /// BeginString(8).
+    pub begin_string: &'a [u8],
+    /// SenderCompID(49).
+    pub sender: &'a [u8],
+    /// TargetCompID(56).
+    pub target: &'a [u8],
+    /// The new SendingTime(52), already formatted (the same for a whole batch).
+    pub sending_time: &'a [u8],
+}
+
+/// Tags a resend rewrites; every other field of the stored message is copied.
+#[inline]
+fn rewritten_on_resend(tag: u32) -> bool {
+    matches!(tag, 8 | 9 | 10 | 35 | 34 | 49 | 56 | 52 | 43 | 122)
+}
+
+/// Bounded writer used by [`splice_resend`].
+struct Out<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+    limit: usize,
+    full: bool,
+}
+
+impl Out<'_> {
+    #[inline]
+    fn put(&mut self, b: &[u8]) {
+        if self.len + b.len() > self.limit {
+            self.full = true;
+            return;
+        }
+        self.buf[self.len..self.len + b.len()].copy_from_slice(b);
+        self.len += b.len();
+    }
+
+    fn put_u64(&mut self, v: u64) {
+        let mut tmp = [0u8; 20];
+        let n = fmt_u64(v, &mut tmp);
+        self.put(&tmp[20 - n..]);
+    }
+}
+
+/// Calls `f` with the position of every SOH in `b`, in order, until it returns false. Looks at 16
+/// bytes at a time (the compare-and-mask loop compiles to SIMD compares).
+#[inline(always)]
+fn for_each_soh(b: &[u8], mut f: impl FnMut(usize) -> bool) {
+    let mut base = 0;
+    let mut chunks = b.chunks_exact(16);
+    for c in &mut chunks {
+        let mut m = 0u32;
+        for (i, &x) in c.iter().enumerate() {
+            m |= u32::from(x == SOH) << i;
+        }
+        while m != 0 {
+            if !f(base + m.trailing_zeros() as usize) {
+                return;
+            }
+            m &= m - 1;
+        }
+        base += 16;
+    }
+    for (i, &x) in chunks.remainder().iter().enumerate() {
+        if x == SOH && !f(base + i) {
+            return;
+        }
+    }
+}
+
+/// The tag of one field (its bytes without the SOH) as [`Fields`] reads it (`None` when it is
+/// not 1 to 9 decimal digits followed by `=`: [`Fields`] yields tag 0 then), and the position
+/// of its first `=`.
+#[inline(always)]
+fn field_tag(f: &[u8]) -> (Option<u32>, Option<usize>) {
+    let mut tag: u32 = 0;
+    for (i, &b) in f.iter().enumerate().take(10) {
+        if b == b'=' {
+            return ((1..=9).contains(&i).then_some(tag), Some(i));
+        }
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        tag = tag * 10 + u32::from(d);
+    }
+    (None, f.iter().position(|&b| b == b'='))
+}
+
+/// Encodes the resend of a stored message by splicing: the stored bytes are copied with only the
+/// header changed. The result is byte for byte what [`encode`] produces for the header
+/// `35=msg_type 49=sender 56=target 34=seq 43=Y 122=orig 52=sending_time` followed by every
+/// field of `stored` except tags 8, 9, 10, 35, 34, 49, 56, 52, 43 and 122, in their order (a
+/// field whose tag is not canonical decimal is re-encoded as [`BodyBuilder::field`] writes it);
+/// BodyLength and CheckSum are recomputed. `msg_type` and `orig` are normally what
+/// [`resend_peek`] found. Runs of copied fields are moved with one copy each: for a message this
+/// engine encoded, the whole body is one copy.
+pub fn splice_resend(
+    buf: &mut [u8],
+    stored: &[u8],
+    msg_type: &[u8],
+    orig: &[u8],
+    seq: u32,
+    h: &ResendHeader<'_>,
+) -> Result<std::ops::Range<usize>, EncodeError> {
+    let max = buf.len();
+    if max < PREFIX_ROOM + 16 || h.begin_string.len() > PREFIX_ROOM - 16 {
+        return Err(EncodeError::TooLarge { max });
+    }
+    for (tag, v) in [(49, h.sender), (56, h.target), (52, h.sending_time)] {
+        if v.contains(&SOH) {
+            return Err(EncodeError::ValueHasSoh { tag });
+        }
+    }
+    let mut w = Out {
+        buf,
+        len: PREFIX_ROOM,
+        limit: max - 7,
+        full: false,
+    };
+    w.put(b"35=");
+    w.put(msg_type);
+    w.put(b"\x0149=");
+    w.put(h.sender);
+    w.put(b"\x0156=");
+    w.put(h.target);
+    w.put(b"\x0134=");
+    w.put_u64(u64::from(seq));
+    w.put(b"\x0143=Y\x01122=");
+    w.put(orig);
+    w.put(b"\x0152=");
+    w.put(h.sending_time);
+    w.put(&[SOH]);
+    let n = stored.len();
+    // Start of the current field, and of the run of fields copied verbatim that it would extend.
+    let mut start = 0;
+    let mut run = 0;
+    let mut field = |end: usize, has_soh: bool, w: &mut Out<'_>| {
+        let f = &stored[start..end];
+        let (tag, eq) = field_tag(f);
+        let next = end + usize::from(has_soh);
+        if tag.is_some_and(rewritten_on_resend) {
+            w.put(&stored[run..start]);
+            run = next;
+        } else if !(has_soh && tag.is_some() && (f[0] != b'0' || eq == Some(1))) {
+            // Not exactly what BodyBuilder::field writes: re-encode it the way it does.
+            w.put(&stored[run..start]);
+            w.put_u64(u64::from(tag.unwrap_or(0)));
+            w.put(b"=");
+            w.put(match eq {
+                Some(e) => &f[e + 1..],
+                None => f,
+            });
+            w.put(&[SOH]);
+            run = next;
+        }
+        start = next;
+    };
+    let last_soh = stored.iter().rposition(|&b| b == SOH);
+    for_each_soh(stored, |soh| {
+        field(soh, true, &mut w);
+        true
+    });
+    // A trailing fragment without SOH.
+    if last_soh.map_or(0, |p| p + 1) < n {
+        field(n, false, &mut w);
+    }
+    if run < n {
+        w.put(&stored[run..n]);
+    }
+    if w.full {
+        return Err(EncodeError::TooLarge { max });
+    }
+    let end = w.len;
+    Ok(finish_spliced(w.buf, end, h.begin_string))
+}
+
+/// Writes `8=...|9=...|` in front of the body `buf[PREFIX_ROOM..end]` and the CheckSum after it;
+/// returns the message's range (the caller checked that 7 bytes fit after `end`).
+fn finish_spliced(buf: &mut [u8], end: usize, begin_string: &[u8]) -> std::ops::Range<usize> {
+    let body_len = end - PREFIX_ROOM;
+    let mut digits = [0u8; 20];
+    let nd = fmt_u64(body_len as u64, &mut digits);
+    let prefix_len = 2 + begin_string.len() + 1 + 2 + nd + 1;
+    let start = PREFIX_ROOM - prefix_len;
+    let mut p = start;
+    for part in [
+        &b"8="[..],
+        begin_string,
+        &[SOH][..],
+        &b"9="[..],
+        &digits[20 - nd..],
+        &[SOH][..],
+    ] {
+        buf[p..p + part.len()].copy_from_slice(part);
+        p += part.len();
+    }
+    let sum = checksum(&buf[start..end]);
+    buf[end..end + 7].copy_from_slice(&[
+        b'1',
+        b'0',
+        b'=',
+        b'0' + sum / 100,
+        b'0' + sum / 10 % 10,
+        b'0' + sum % 10,
+        SOH,
+    ]);
+    start..end + 7
+}
+
+/// One piece of a spliced body: stored bytes copied verbatim (`tag == VERBATIM`), or the value
+/// `stored[start..end]` of a field re-encoded as `tag=value SOH`.
+#[derive(Clone, Copy, Default)]
+struct Piece {
+    start: u32,
+    end: u32,
+    tag: u32,
+}
+
+const VERBATIM: u32 = u32::MAX;
+const MAX_PIECES: usize = 32;
+
+/// What one pass over a stored message found: its first MsgType and SendingTime, and the pieces
+/// of the resent body (unless there are more than `MAX_PIECES`).
+struct Plan<'a> {
+    msg_type: Option<&'a [u8]>,
+    sending_time: Option<&'a [u8]>,
+    pieces: [Piece; MAX_PIECES],
+    n: usize,
+    overflow: bool,
+    /// Start of the current field, and of the verbatim run it would extend.
+    start: usize,
+    run: usize,
+}
+
+impl<'a> Plan<'a> {
+    fn push(&mut self, p: Piece) {
+        if self.n < MAX_PIECES {
+            self.pieces[self.n] = p;
+            self.n += 1;
+        } else {
+            self.overflow = true;
+        }
+    }
+
+    fn flush_run(&mut self, to: usize) {
+        if to > self.run {
+            self.push(Piece {
+                start: self.run as u32,
+                end: to as u32,
+                tag: VERBATIM,
+            });
+        }
+    }
+
+    /// The field `stored[self.start..end]` (followed by an SOH when `has_soh`).
+    #[inline(always)]
+    fn field(&mut self, stored: &'a [u8], end: usize, has_soh: bool) {
+        let start = self.start;
+        let f = &stored[start..end];
+        let (tag, eq) = field_tag(f);
+        let next = end + usize::from(has_soh);
+        if let (Some(t @ (35 | 52)), Some(e)) = (tag, eq) {
+            let slot = if t == 35 {
+                &mut self.msg_type
+            } else {
+                &mut self.sending_time
+            };
+            if slot.is_none() {
+                *slot = Some(&f[e + 1..]);
+            }
+        }
+        if tag.is_some_and(rewritten_on_resend) {
+            self.flush_run(start);
+            self.run = next;
+        } else if !(has_soh && tag.is_some() && (f[0] != b'0' || eq == Some(1))) {
+            self.flush_run(start);
+            let v0 = eq.map_or(start, |e| start + e + 1);
+            self.push(Piece {
+                start: v0 as u32,
+                end: end as u32,
+                tag: tag.unwrap_or(0),
+            });
+            self.run = next;
+        }
+        self.start = next;
+    }
+}
+
+/// [`splice_resend`] in one pass over the stored message: finds its MsgType and SendingTime,
+/// asks `keep(msg_type, sending_time)` whether to resend it (false: `Ok(None)`, nothing
+/// written), then writes the resend into `buf`. The bytes are exactly those of
+/// [`splice_resend`] with the [`resend_peek`] values.
+pub fn splice_resend_if(
+    buf: &mut [u8],
+    stored: &[u8],
+    seq: u32,
+    h: &ResendHeader<'_>,
+    keep: impl FnOnce(&[u8], Option<&[u8]>) -> bool,
+) -> Result<Option<std::ops::Range<usize>>, EncodeError> {
+    let n = stored.len();
+    let mut p = Plan {
+        msg_type: None,
+        sending_time: None,
+        pieces: [Piece::default(); MAX_PIECES],
+        n: 0,
+        overflow: false,
+        start: 0,
+        run: 0,
+    };
+    for_each_soh(stored, |soh| {
+        p.field(stored, soh, true);
+        true
+    });
+    if p.start < n {
+        // A trailing fragment without SOH.
+        p.field(stored, n, false);
+    }
+    p.flush_run(n);
+    let mt = p.msg_type.unwrap_or(b"");
+    if !keep(mt, p.sending_time) {
+        return Ok(None);
+    }
+    let orig = p.sending_time.unwrap_or(b"");
+    if p.overflow {
+        return splice_resend(buf, stored, mt, orig, seq, h).map(Some);
+    }
+    let max = buf.len();
+    if max < PREFIX_ROOM + 16 || h.begin_string.len() > PREFIX_ROOM - 16 {
+        return Err(EncodeError::TooLarge { max });
+    }
+    for (tag, v) in [(49, h.sender), (56, h.target), (52, h.sending_time)] {
+        if v.contains(&SOH) {
+            return Err(EncodeError::ValueHasSoh { tag });
+        }
+    }
+    let mut w = Out {
+        buf,
+        len: PREFIX_ROOM,
+        limit: max - 7,
+        full: false,
+    };
+    w.put(b"35=");
+    w.put(mt);
+    w.put(b"\x0149=");
+    w.put(h.sender);
+    w.put(b"\x0156=");
+    w.put(h.target);
+    w.put(b"\x0134=");
+    w.put_u64(u64::from(seq));
+    w.put(b"\x0143=Y\x01122=");
+    w.put(orig);
+    w.put(b"\x0152=");
+    w.put(h.sending_time);
+    w.put(&[SOH]);
+    for piece in &p.pieces[..p.n] {
+        let bytes = &stored[piece.start as usize..piece.end as usize];
+        if piece.tag == VERBATIM {
+            w.put(bytes);
+        } else {
+            w.put_u64(u64::from(piece.tag));
+            w.put(b"=");
+            w.put(bytes);
+            w.put(&[SOH]);
+        }
+    }
+    if w.full {
+        return Err(EncodeError::TooLarge { max });
+    }
+    let end = w.len;
+    Ok(Some(finish_spliced(w.buf, end, h.begin_string)))
 }
 
 /// True for the session-level (admin) message types 0, 1, 2, 3, 4, 5 and A.

@@ -49,6 +49,8 @@ impl Side {
         let mut cfg = default_config();
         cfg.resend_request_chunk_size = opts.chunk;
         cfg.enable_next_expected_msg_seq_num = opts.use_789;
+        cfg.closed_resend_interval = opts.closed;
+        cfg.max_resend_range = opts.range;
         cfg.role = role;
         cfg.sender_comp_id = me.into();
         cfg.target_comp_id = peer.into();
@@ -102,6 +104,10 @@ struct Opts {
     use_789: bool,
     /// Probability per step that one side crashes and restarts over its store.
     crash: f64,
+    /// ClosedResendInterval of both sides.
+    closed: bool,
+    /// MaxResendRange of both sides (numbers per resend step; 0 = whole range at once).
+    range: u32,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -285,8 +291,10 @@ proptest! {
         chunk in prop_oneof![Just(0u32), 1u32..20],
         use_789 in any::<bool>(),
         crash in prop_oneof![Just(0.0f64), 0.0f64..0.02],
+        closed in any::<bool>(),
+        range in prop_oneof![Just(0u32), Just(1024u32), 1u32..6],
     ) {
-        let opts = Opts { chunk, use_789, crash };
+        let opts = Opts { chunk, use_789, crash, closed, range };
         let (to_b, to_a, reconnects) =
             simulate(seed, n_ab, n_ba, Faults { drop, dup, reorder }, opts);
         let want_b: Vec<u64> = (1..=n_ab).collect();
@@ -330,6 +338,8 @@ fn heavy_loss_recovers() {
                 chunk: if seed % 2 == 0 { 0 } else { 7 },
                 use_789: seed % 3 == 0,
                 crash: 0.01,
+                closed: seed % 4 >= 2,
+                range: [0, 3, 1024][seed as usize % 3],
             },
         );
         println!("seed {seed}: {reconnects} reconnects");

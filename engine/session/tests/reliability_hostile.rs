@@ -315,6 +315,26 @@ fn resend_request_1_to_0_is_bounded_by_max_resend_range() {
     );
 }
 
+/// Finding 3: with the default configuration one call serves at most one step
+/// (`DEFAULT_MAX_RESEND_RANGE` numbers); the rest follows on later `on_timer` calls.
+#[test]
+fn resend_request_1_to_0_with_the_defaults_is_served_in_steps() {
+    let d = default_config();
+    assert_eq!(
+        d.max_resend_range,
+        fixsession::session::DEFAULT_MAX_RESEND_RANGE
+    );
+    assert!(d.max_resend_range > 0 && d.max_resends_per_second > 0);
+    let n = 50_000;
+    let (sent, apps, heap, _) = resend_all(fill_memory(n), n, d.max_resend_range);
+    assert_eq!(apps as u32, d.max_resend_range, "one step in the call");
+    assert!(sent as u32 <= d.max_resend_range + 1);
+    assert!(
+        heap < 256 << 10,
+        "serving the resend allocated {heap} bytes"
+    );
+}
+
 #[test]
 fn resend_request_without_limit_streams_the_whole_store_with_flat_memory() {
     let n = 50_000;
@@ -361,10 +381,13 @@ fn resend_request_1_to_0_against_10m_store() {
     );
 }
 
+/// `MaxResendsPerSecond` counts numbers resent per second (it counted requests served before the
+/// resend became a resumable stream); further requests merge into the stream in progress instead
+/// of being ignored. 3 x 100 as before: 300 numbers per second.
 #[test]
 fn resend_request_flood_is_rate_limited() {
     let mut cfg = default_config();
-    cfg.max_resends_per_second = 3;
+    cfg.max_resends_per_second = 300;
     cfg.max_resend_range = 100;
     let mut h = logged_on(cfg);
     for i in 0..200 {
@@ -388,10 +411,10 @@ fn resend_request_flood_is_rate_limited() {
         h.feed(&m);
     }
     let served = h.out.sent.len();
-    println!("1000 ResendRequests in one second, limit 3/s x 100: {served} messages sent");
+    println!("1000 ResendRequests in one second, limit 300 numbers/s: {served} messages sent");
     assert!(
         served <= 3 * 100,
-        "{served} messages sent for a flood limited to 3 x 100"
+        "{served} messages sent for a flood limited to 300 numbers per second"
     );
     assert!(
         served >= 100,
@@ -406,7 +429,8 @@ fn resend_request_flood_is_rate_limited() {
         1002,
         "every request consumed its number"
     );
-    // A second later the peer is served again.
+    // A second later the peer is served again (the stream resumes on the timer tick, or at once
+    // on a new request).
     h.out.sent.clear();
     h.now += NS;
     let m = h.peer_msg(&["35=2", "34=1002", "7=101", "16=0"]);
@@ -579,20 +603,32 @@ fn session_config_roles_are_symmetric_for_initiator_logon_timeout() {
 
 // ---- 5. Recovery cost --------------------------------------------------------------------------
 
-/// One lost message followed by 99 that arrive (and are held): the ResendRequest should ask for
-/// the missing number only. The session asks `7=2 16=0` (everything from the gap on), so the peer
-/// resends the 99 held messages too. Over loopback through `tests/interop/fixproxy.py` dropping
-/// every 97th application message each way, 20 000 orders cost 206 ResendRequests each way and
-/// 25 976 + 28 425 resent messages (docs/reliability.md, finding 2).
+/// One lost message followed by 99 that arrive (and are held): with `ClosedResendInterval=Y` the
+/// ResendRequest asks for the missing number only (`7=2 16=2`), then the held run is released in
+/// order. With the default `16=0` (the issue requires it) the peer resends the 99 held messages
+/// too: over loopback through `tests/interop/fixproxy.py` dropping every 97th application
+/// message each way, 20 000 orders cost 206 ResendRequests each way and 25 976 + 28 425 resent
+/// messages (docs/reliability.md, finding 2).
 #[test]
-#[ignore = "PROPOSAL for fixsession (session area): ResendRequest EndSeqNo should be the last \
-            missing number below the held run, not 0; see docs/reliability.md finding 2"]
 fn resend_request_asks_only_for_the_missing_range() {
-    let mut h = logged_on(default_config());
+    let mut cfg = default_config();
+    cfg.closed_resend_interval = true;
+    let mut h = logged_on(cfg);
     for seq in 3..=101u32 {
         let sq = format!("34={seq}");
         let m = h.peer_msg(&["35=D", &sq, "11=x"]);
         h.feed(&m);
     }
-    h.run("expect held 99\nexpect send 35=2 7=2 16=2");
+    h.run("expect held 99\nexpect send 35=2 7=2 16=2\nexpect nosend");
+    // The resend of 2 releases 3..=101 in order; no further request.
+    let m = h.peer_msg(&[
+        "35=D",
+        "34=2",
+        "11=x",
+        "43=Y",
+        &format!("122={}", String::from_utf8(ts(h.now - NS)).unwrap()),
+    ]);
+    h.feed(&m);
+    h.run("expect held 0\nexpect target 102\nexpect nosend\nexpect deliver 34=2..101");
+    assert!(!h.s.resend_pending());
 }

@@ -73,8 +73,9 @@ fn defaults() {
     assert_eq!(d.flush_policy, FlushPolicy::None);
     assert_eq!(d.store_segment_bytes, 64 << 20);
     assert_eq!(d.transport, "io_uring");
-    assert_eq!(d.max_resend_range, 0);
-    assert_eq!(d.max_resends_per_second, 0);
+    assert_eq!(d.max_resend_range, 1024);
+    assert_eq!(d.max_resends_per_second, 4_000_000);
+    assert!(!d.closed_resend_interval);
     assert_eq!(d.sequencer, "hwsim");
     assert_eq!(s.session_key(), "FIX.4.4:S->T");
     let c = s.store_config();
@@ -99,6 +100,7 @@ fn every_key_is_parsed() {
          ResetOnLogout=y\n\
          ResetOnDisconnect=Y\n\
          ResendRequestChunkSize=2500\n\
+         ClosedResendInterval=Y\n\
          CheckLatency=N\n\
          MaxLatency=3\n\
          PersistMessages=N\n\
@@ -132,6 +134,7 @@ fn every_key_is_parsed() {
     assert_eq!(s.end_day, Some(Weekday::Friday));
     assert!(s.reset_on_logon && s.reset_on_logout && s.reset_on_disconnect);
     assert_eq!(s.resend_request_chunk_size, 2500);
+    assert!(s.closed_resend_interval);
     assert!(!s.check_latency);
     assert_eq!(s.max_latency, 3);
     assert!(!s.persist_messages);
@@ -203,7 +206,8 @@ fn every_documented_key_is_known_and_documented() {
                 || k.starts_with("Use")
                 || k.starts_with("Enable")
                 || k.starts_with("Validate")
-                || k.starts_with("Persist") =>
+                || k.starts_with("Persist")
+                || k == "ClosedResendInterval" =>
             {
                 "Y"
             }
