@@ -19,6 +19,11 @@
 //!
 //! [`RingWriter`] is the card side (used by the co-simulation to emulate the card);
 //! [`RingReader`] is the engine side. Neither allocates or locks after it is opened.
+//!
+//! The optional **command ring** (section 6.5, `CMD_LOG2 ≠ 0`) carries the host's payload chunks
+//! and register writes to the card, in stream order: [`CmdWriter`] (host), [`CmdReader`] (card),
+//! with `CMD_DONE` telling the host which commands' verdicts are all published.
+//! [`CardEmulator`] is a card made of the two rings and a pin-level sequencer, for tests.
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -52,17 +57,47 @@ pub mod reg {
     pub const PROD: usize = 0x10;
     /// `CONS` (RW, host): records consumed by the host, free-running.
     pub const CONS: usize = 0x14;
+    /// `CMD_LOG2` (RO): log2 of the command ring's size in bytes; 0 = no command ring.
+    pub const CMD_LOG2: usize = 0x18;
+    /// `CMD_PROD` (RW, host): command bytes written by the host, free-running.
+    pub const CMD_PROD: usize = 0x1C;
+    /// `CMD_CONS` (RO for the host): command bytes consumed by the card, free-running.
+    pub const CMD_CONS: usize = 0x20;
+    /// `CMD_DONE` (RO for the host): commands (DATA and CSR) completed, free-running. A DATA
+    /// command is complete when the record of every message that ends in it is published.
+    pub const CMD_DONE: usize = 0x24;
     /// Byte offset of the sequencer's CSR window: CSR byte address `a` is at `CSR_BASE + a`
     /// (section 5), for a card that exposes it in the same BAR.
     pub const CSR_BASE: usize = 0x800;
 }
 
+/// Command ring opcodes (byte 0 of a command header).
+pub mod cmd {
+    /// Payload bytes of one session: header `len` = byte count, the bytes follow.
+    pub const DATA: u8 = 1;
+    /// A sequencer register write: header `len` = 8, then `addr` (u32) and `data` (u32).
+    pub const CSR_WRITE: u8 = 2;
+    /// Padding to the end of the ring: header `len` = bytes after the header; skipped.
+    pub const PAD: u8 = 3;
+    /// Header size; records start 8-aligned and take `8 + round_up(len, 8)` bytes.
+    pub const HEADER: usize = 8;
+}
+
+/// Smallest and largest `CMD_LOG2` (4 KiB … 16 MiB).
+pub const CMD_LOG2_RANGE: std::ops::RangeInclusive<u32> = 12..=24;
+
 /// `CONTROL.ENABLE`.
 pub const CONTROL_ENABLE: u32 = 1;
 
-/// Size of a map with a ring of `2^ring_log2` records.
+/// Size of a map with a ring of `2^ring_log2` records (and no command ring).
 pub const fn map_len(ring_log2: u32) -> usize {
     RING_OFFSET + (RECORD_BYTES << ring_log2)
+}
+
+/// Size of a map with a verdict ring of `2^ring_log2` records and a command ring of
+/// `2^cmd_log2` bytes (`cmd_log2` 0: none). The command ring starts at [`map_len`]`(ring_log2)`.
+pub const fn map_len_with_cmd(ring_log2: u32, cmd_log2: u32) -> usize {
+    map_len(ring_log2) + if cmd_log2 == 0 { 0 } else { 1 << cmd_log2 }
 }
 
 mod mmio {
@@ -112,9 +147,25 @@ impl RingWriter {
     /// Creates (or truncates) `path` as a card map with a ring of `2^ring_log2` records and
     /// `params` in `PARAMS`; `CONTROL.ENABLE` is set and both indices are 0.
     pub fn create(path: &Path, ring_log2: u32, params: u32) -> io::Result<RingWriter> {
+        RingWriter::create_with_cmd(path, ring_log2, 0, params)
+    }
+
+    /// As [`RingWriter::create`], with a command ring of `2^cmd_log2` bytes (0: none) after the
+    /// verdict ring.
+    pub fn create_with_cmd(
+        path: &Path,
+        ring_log2: u32,
+        cmd_log2: u32,
+        params: u32,
+    ) -> io::Result<RingWriter> {
         if ring_log2 > MAX_RING_LOG2 {
             return Err(invalid(format!(
                 "RING_LOG2 {ring_log2} above {MAX_RING_LOG2}"
+            )));
+        }
+        if cmd_log2 != 0 && !CMD_LOG2_RANGE.contains(&cmd_log2) {
+            return Err(invalid(format!(
+                "CMD_LOG2 {cmd_log2} outside {CMD_LOG2_RANGE:?}"
             )));
         }
         let f = OpenOptions::new()
@@ -123,8 +174,12 @@ impl RingWriter {
             .create(true)
             .truncate(true)
             .open(path)?;
-        f.set_len(map_len(ring_log2) as u64)?;
+        f.set_len(map_len_with_cmd(ring_log2, cmd_log2) as u64)?;
         let map = map_file(&f)?;
+        mmio::reg(&map, reg::CMD_LOG2).store(cmd_log2, Ordering::Relaxed);
+        for r in [reg::CMD_PROD, reg::CMD_CONS, reg::CMD_DONE] {
+            mmio::reg(&map, r).store(0, Ordering::Relaxed);
+        }
         mmio::reg(&map, reg::PARAMS).store(params, Ordering::Relaxed);
         mmio::reg(&map, reg::RING_LOG2).store(ring_log2, Ordering::Relaxed);
         mmio::reg(&map, reg::CONTROL).store(CONTROL_ENABLE, Ordering::Relaxed);
@@ -257,5 +312,395 @@ impl RingReader {
     /// Records consumed so far (the `CONS` register).
     pub fn consumed(&self) -> u32 {
         self.cons
+    }
+}
+
+/// Maps an existing card map and checks its header; returns the map, `RING_LOG2` and
+/// `CMD_LOG2`.
+fn open_map(path: &Path) -> io::Result<(MmapMut, u32, u32)> {
+    let f = OpenOptions::new().read(true).write(true).open(path)?;
+    let len = f.metadata()?.len();
+    if len < RING_OFFSET as u64 {
+        return Err(invalid(format!(
+            "card map {} too short: {len} bytes",
+            path.display()
+        )));
+    }
+    let map = map_file(&f)?;
+    let id = mmio::reg(&map, reg::ID).load(Ordering::Acquire);
+    if id != MAGIC {
+        return Err(invalid(format!(
+            "card map ID {id:#010x}, expected {MAGIC:#010x}"
+        )));
+    }
+    let log2 = mmio::reg(&map, reg::RING_LOG2).load(Ordering::Relaxed);
+    let cmd_log2 = mmio::reg(&map, reg::CMD_LOG2).load(Ordering::Relaxed);
+    if log2 > MAX_RING_LOG2
+        || (cmd_log2 != 0 && !CMD_LOG2_RANGE.contains(&cmd_log2))
+        || (map.len() as u64) < map_len_with_cmd(log2, cmd_log2) as u64
+    {
+        return Err(invalid(format!(
+            "card map RING_LOG2 {log2} / CMD_LOG2 {cmd_log2} do not fit the {} byte map",
+            map.len()
+        )));
+    }
+    Ok((map, log2, cmd_log2))
+}
+
+/// Bytes a command with `len` payload bytes takes in the command ring.
+const fn cmd_record_bytes(len: usize) -> usize {
+    cmd::HEADER + len.div_ceil(8) * 8
+}
+
+/// The host side of the command ring (section 6.5): payload chunks and register writes to the
+/// card, in stream order. Single producer; no allocation after [`CmdWriter::open`].
+pub struct CmdWriter {
+    map: MmapMut,
+    base: usize,
+    size: u32,
+    prod: u32,
+    pushed: u32,
+}
+
+impl CmdWriter {
+    /// Ring bytes a register-write command takes.
+    pub const CSR_BYTES: usize = cmd_record_bytes(8);
+
+    /// Ring bytes a DATA command of `len` payload bytes takes (without padding at the end).
+    pub const fn data_bytes(len: usize) -> usize {
+        cmd_record_bytes(len)
+    }
+
+    /// Maps the card at `path` and checks that it has a command ring.
+    pub fn open(path: &Path) -> io::Result<CmdWriter> {
+        let (map, log2, cmd_log2) = open_map(path)?;
+        if cmd_log2 == 0 {
+            return Err(invalid(format!(
+                "card map {} has no command ring (CMD_LOG2 = 0)",
+                path.display()
+            )));
+        }
+        let prod = mmio::reg(&map, reg::CMD_PROD).load(Ordering::Relaxed);
+        let pushed = mmio::reg(&map, reg::CMD_DONE).load(Ordering::Acquire);
+        Ok(CmdWriter {
+            map,
+            base: map_len(log2),
+            size: 1 << cmd_log2,
+            prod,
+            pushed,
+        })
+    }
+
+    /// Largest payload of one DATA command (half the ring less a header, so a record always
+    /// fits after padding).
+    pub fn max_data(&self) -> usize {
+        self.size as usize / 2 - cmd::HEADER
+    }
+
+    /// Commands pushed so far (DATA and CSR, free-running): the `CMD_DONE` value at which the
+    /// last one is complete.
+    pub fn pushed(&self) -> u32 {
+        self.pushed
+    }
+
+    /// The card's `CMD_DONE`.
+    pub fn done(&self) -> u32 {
+        mmio::reg(&self.map, reg::CMD_DONE).load(Ordering::Acquire)
+    }
+
+    /// Ring bytes needed at the current position for a record of `rec` bytes (with the padding
+    /// record when it does not fit before the end).
+    fn need(&self, rec: usize) -> usize {
+        let pos = (self.prod & (self.size - 1)) as usize;
+        let tail = self.size as usize - pos;
+        if rec > tail {
+            tail + rec
+        } else {
+            rec
+        }
+    }
+
+    /// True when a record of `rec` ring bytes fits now.
+    pub fn fits(&self, rec: usize) -> bool {
+        let cons = mmio::reg(&self.map, reg::CMD_CONS).load(Ordering::Acquire);
+        let used = self.prod.wrapping_sub(cons) as usize;
+        rec <= self.size as usize / 2
+            && self.need(rec) <= self.size as usize - used.min(self.size as usize)
+    }
+
+    fn put(&mut self, op: u8, session: u16, len: u32, parts: &[&[u8]]) -> bool {
+        let rec = cmd_record_bytes(len as usize);
+        if !self.fits(rec) {
+            return false;
+        }
+        let mut pos = (self.prod & (self.size - 1)) as usize;
+        let tail = self.size as usize - pos;
+        if rec > tail {
+            let at = self.base + pos;
+            self.map[at..at + cmd::HEADER].copy_from_slice(&header(
+                cmd::PAD,
+                0,
+                (tail - cmd::HEADER) as u32,
+            ));
+            self.prod = self.prod.wrapping_add(tail as u32);
+            pos = 0;
+        }
+        let mut at = self.base + pos;
+        self.map[at..at + cmd::HEADER].copy_from_slice(&header(op, session, len));
+        at += cmd::HEADER;
+        for p in parts {
+            self.map[at..at + p.len()].copy_from_slice(p);
+            at += p.len();
+        }
+        self.prod = self.prod.wrapping_add(rec as u32);
+        self.pushed = self.pushed.wrapping_add(1);
+        mmio::reg(&self.map, reg::CMD_PROD).store(self.prod, Ordering::Release);
+        true
+    }
+
+    /// Queues `bytes` of `session`'s stream. False (nothing queued) when the ring has no room
+    /// or `bytes` is longer than [`CmdWriter::max_data`].
+    pub fn push_data(&mut self, session: u16, bytes: &[u8]) -> bool {
+        bytes.len() <= self.max_data() && self.put(cmd::DATA, session, bytes.len() as u32, &[bytes])
+    }
+
+    /// Queues a register write of `data` to CSR byte address `addr`. False when no room.
+    pub fn push_csr(&mut self, addr: u32, data: u32) -> bool {
+        self.put(
+            cmd::CSR_WRITE,
+            0,
+            8,
+            &[&addr.to_le_bytes(), &data.to_le_bytes()],
+        )
+    }
+}
+
+fn header(op: u8, session: u16, len: u32) -> [u8; 8] {
+    let mut h = [0u8; 8];
+    h[0] = op;
+    h[2..4].copy_from_slice(&session.to_le_bytes());
+    h[4..8].copy_from_slice(&len.to_le_bytes());
+    h
+}
+
+/// One command as the card reads it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Cmd<'a> {
+    /// Payload bytes of a session.
+    Data(u16, &'a [u8]),
+    /// A register write `(addr, data)`.
+    CsrWrite(u32, u32),
+}
+
+/// The card side of the command ring (the card emulation's DMA engine).
+pub struct CmdReader {
+    map: MmapMut,
+    base: usize,
+    size: u32,
+    cons: u32,
+    done: u32,
+}
+
+impl CmdReader {
+    /// Maps the card at `path` (created by [`RingWriter::create_with_cmd`] with a command ring).
+    pub fn open(path: &Path) -> io::Result<CmdReader> {
+        let (map, log2, cmd_log2) = open_map(path)?;
+        if cmd_log2 == 0 {
+            return Err(invalid(format!(
+                "card map {} has no command ring",
+                path.display()
+            )));
+        }
+        let cons = mmio::reg(&map, reg::CMD_CONS).load(Ordering::Relaxed);
+        let done = mmio::reg(&map, reg::CMD_DONE).load(Ordering::Relaxed);
+        Ok(CmdReader {
+            map,
+            base: map_len(log2),
+            size: 1 << cmd_log2,
+            cons,
+            done,
+        })
+    }
+
+    /// Takes the next command, if the host published one, and calls `f` with it; then releases
+    /// its ring bytes. PAD records are skipped. The command is not complete until
+    /// [`CmdReader::complete`].
+    ///
+    /// # Errors
+    /// `InvalidData` for a malformed record or `CMD_PROD − CMD_CONS` above the ring size: the
+    /// host broke the protocol.
+    pub fn next<R>(&mut self, f: impl FnOnce(Cmd<'_>) -> R) -> io::Result<Option<R>> {
+        let mut f = Some(f);
+        loop {
+            let prod = mmio::reg(&self.map, reg::CMD_PROD).load(Ordering::Acquire);
+            let avail = prod.wrapping_sub(self.cons);
+            if avail > self.size {
+                return Err(invalid(format!(
+                    "command ring PROD {prod} CONS {} differ by more than {}",
+                    self.cons, self.size
+                )));
+            }
+            if avail == 0 {
+                return Ok(None);
+            }
+            let pos = (self.cons & (self.size - 1)) as usize;
+            let at = self.base + pos;
+            let h = &self.map[at..at + cmd::HEADER];
+            let op = h[0];
+            let session = u16::from_le_bytes([h[2], h[3]]);
+            let len = u32::from_le_bytes([h[4], h[5], h[6], h[7]]) as usize;
+            let rec = cmd_record_bytes(len);
+            if pos + rec > self.size as usize || rec > avail as usize {
+                return Err(invalid(format!(
+                    "command at {pos}: length {len} overruns the ring"
+                )));
+            }
+            let body = &self.map[at + cmd::HEADER..at + cmd::HEADER + len];
+            let r = match op {
+                cmd::PAD => None,
+                cmd::DATA => f.take().map(|f| f(Cmd::Data(session, body))),
+                cmd::CSR_WRITE if len == 8 => {
+                    let w = |o: usize| {
+                        u32::from_le_bytes([body[o], body[o + 1], body[o + 2], body[o + 3]])
+                    };
+                    f.take().map(|f| f(Cmd::CsrWrite(w(0), w(4))))
+                }
+                _ => {
+                    return Err(invalid(format!(
+                        "command at {pos}: opcode {op} length {len} unknown"
+                    )))
+                }
+            };
+            self.cons = self.cons.wrapping_add(rec as u32);
+            mmio::reg(&self.map, reg::CMD_CONS).store(self.cons, Ordering::Release);
+            if r.is_some() {
+                return Ok(r);
+            }
+        }
+    }
+
+    /// Marks the oldest incomplete command complete (`CMD_DONE + 1`, release): for a DATA
+    /// command, call it after the records of every message that ended in it are published.
+    pub fn complete(&mut self) {
+        self.done = self.done.wrapping_add(1);
+        mmio::reg(&self.map, reg::CMD_DONE).store(self.done, Ordering::Release);
+    }
+}
+
+/// Emulates a card on a map file: takes commands from the command ring, drives a pin-level
+/// sequencer (the cycle model, or the Verilated RTL in `fpga-sim`) with them, and writes the
+/// verdicts into the verdict ring with `m_axis_tready` = ring not full. This is what a card's
+/// DMA engines and glue around `fix_sequencer` do; tests run it on a thread.
+pub struct CardEmulator<S> {
+    drv: crate::sequencer::PinDriver<S>,
+    ring: RingWriter,
+    cmds: CmdReader,
+    /// Commands completed.
+    pub commands: u64,
+}
+
+struct RingSink<'a>(&'a mut RingWriter);
+
+impl crate::sequencer::PinSink for RingSink<'_> {
+    fn ready(&mut self) -> bool {
+        let ok = self.0.free() > 0 && self.0.enabled();
+        if !ok {
+            // The host is behind: let it run (it copies verdicts while it waits).
+            std::thread::yield_now();
+        }
+        ok
+    }
+    fn accept(&mut self, v: &Verdict) {
+        let ok = self.0.push(v);
+        debug_assert!(ok, "ready said there was room");
+    }
+}
+
+impl<S: crate::cycle::SequencerSim> CardEmulator<S> {
+    /// Creates the map file at `path` (verdict ring `2^ring_log2` records, command ring
+    /// `2^cmd_log2` bytes, `PARAMS` from `cfg`) and resets `sim`.
+    ///
+    /// # Errors
+    /// If the file cannot be created or the model does not leave reset.
+    pub fn create(
+        path: &Path,
+        sim: S,
+        cfg: crate::cycle::Config,
+        ring_log2: u32,
+        cmd_log2: u32,
+    ) -> io::Result<CardEmulator<S>> {
+        if cmd_log2 == 0 {
+            return Err(invalid("a card emulation needs a command ring".into()));
+        }
+        let ring = RingWriter::create_with_cmd(path, ring_log2, cmd_log2, cfg.params_reg())?;
+        let cmds = CmdReader::open(path)?;
+        let drv = crate::sequencer::PinDriver::new(sim, cfg).map_err(io::Error::other)?;
+        Ok(CardEmulator {
+            drv,
+            ring,
+            cmds,
+            commands: 0,
+        })
+    }
+
+    /// The pin driver (cycle counts).
+    pub fn driver(&self) -> &crate::sequencer::PinDriver<S> {
+        &self.drv
+    }
+
+    /// Executes every command published so far; returns how many.
+    ///
+    /// # Errors
+    /// A command-ring protocol error, or a hung simulation.
+    pub fn step(&mut self) -> Result<usize, String> {
+        let mut n = 0;
+        loop {
+            let (drv, ring) = (&mut self.drv, &mut self.ring);
+            let r = self
+                .cmds
+                .next(|c| {
+                    let mut sink = RingSink(ring);
+                    match c {
+                        Cmd::Data(s, bytes) => drv
+                            .feed(s, bytes, &mut sink)
+                            .and_then(|()| drv.drain(&mut sink)),
+                        Cmd::CsrWrite(a, d) => drv.csr_write(a, d, &mut sink),
+                    }
+                })
+                .map_err(|e| e.to_string())?;
+            match r {
+                None => return Ok(n),
+                Some(Err(e)) => return Err(e),
+                Some(Ok(())) => {
+                    self.cmds.complete();
+                    self.commands += 1;
+                    n += 1;
+                }
+            }
+        }
+    }
+
+    /// Runs [`CardEmulator::step`] until `stop` is set (yielding, then sleeping 50 µs, while
+    /// idle).
+    ///
+    /// # Errors
+    /// As [`CardEmulator::step`].
+    pub fn run(&mut self, stop: &std::sync::atomic::AtomicBool) -> Result<(), String> {
+        let mut idle = 0u32;
+        while !stop.load(Ordering::Acquire) {
+            if self.step()? > 0 {
+                idle = 0;
+            } else {
+                idle = idle.saturating_add(1);
+                if idle < 64 {
+                    std::hint::spin_loop();
+                } else if idle < 1024 {
+                    std::thread::yield_now();
+                } else {
+                    std::thread::sleep(std::time::Duration::from_micros(50));
+                }
+            }
+        }
+        Ok(())
     }
 }

@@ -28,6 +28,7 @@ pub mod msg;
 pub mod pipeline;
 pub mod ring;
 pub mod runner;
+pub mod seqsel;
 pub mod sys;
 pub mod transport;
 

@@ -24,6 +24,7 @@ use fixsession::session::{
 };
 use fixsession::store::MessageStore;
 use hwsim::fast::FastPath;
+use hwsim::sequencer::Sequencer;
 use hwsim::Verdict;
 
 /// Record kinds.
@@ -318,9 +319,11 @@ pub struct SeqStats {
     pub overflows: u64,
 }
 
-/// Runs the sequencer fast path (`hwsim::fast::FastPath`) over received bytes.
+/// Runs a sequencer ([`hwsim::sequencer::Sequencer`]: the fast path by default, or the cycle
+/// model, the verilated RTL or a card, see [`crate::seqsel`]) over received bytes. One dynamic
+/// call per received chunk; the fast path's per-message work stays monomorphic.
 pub struct SequencerAgent {
-    fp: FastPath,
+    seq: Box<dyn Sequencer>,
     session: u16,
     rx: RecordConsumer,
     out: RecordProducer,
@@ -332,9 +335,19 @@ pub struct SequencerAgent {
 }
 
 impl SequencerAgent {
-    /// The fast path (counters, expected number).
-    pub fn fast_path(&self) -> &FastPath {
-        &self.fp
+    /// The sequencer.
+    pub fn sequencer(&self) -> &dyn Sequencer {
+        &*self.seq
+    }
+
+    /// Which sequencer runs (`fast`, `model`, `rtl`, `card`).
+    pub fn sequencer_name(&self) -> &'static str {
+        self.seq.name()
+    }
+
+    /// Why the sequencer stopped (a card that stopped answering), if it did.
+    pub fn failure(&self) -> Option<&str> {
+        self.seq.failure()
     }
 }
 
@@ -353,24 +366,26 @@ impl Agent for SequencerAgent {
 
     fn do_work(&mut self, _now: Nanos) -> usize {
         let mut work = 0;
-        let (fp, session) = (&mut self.fp, self.session);
+        let (sq, session) = (&mut self.seq, self.session);
         let paused = &mut self.paused;
         while self.ctl.pop(|k, _, d| match k {
-            kind::OP_SET_EXPECTED => fp.set_expected(session, u32_at(d, 0)),
-            kind::OP_CLEAR_WINDOW => fp.clear_window(session),
-            kind::OP_RESET_STREAM => fp.reset_stream(session),
+            kind::OP_SET_EXPECTED => sq.set_expected(session, u32_at(d, 0)),
+            kind::OP_CLEAR_WINDOW => sq.clear_window(session),
+            kind::OP_RESET_STREAM => sq.reset_stream(session),
             kind::OP_RESUME => *paused = false,
             _ => {}
         }) {
             work += 1;
         }
         let mut budget = 64;
-        while !self.paused && budget > 0 {
+        // A failed sequencer (a card that stopped answering) takes no more input: the bytes stay
+        // in the rx ring and back-pressure the transport; `failure()` says why.
+        while !self.paused && budget > 0 && self.seq.failure().is_none() {
             budget -= 1;
             let free = self.out.free();
             let max_msg = self.max_msg;
             let bound_of = |len| verdict_bound(len, max_msg);
-            let (fp, out, stats) = (&mut self.fp, &mut self.out, &mut self.stats);
+            let (sq, out, stats) = (&mut self.seq, &mut self.out, &mut self.stats);
             let mut pause = false;
             let r = self.rx.peek(|k, _, d| match k {
                 kind::DATA => {
@@ -379,7 +394,7 @@ impl Agent for SequencerAgent {
                     }
                     // The IO agent's receive time travels with the verdicts.
                     let (t, d) = d.split_at(8);
-                    fp.process(session, d, |v: &Verdict, m: &[u8]| {
+                    sq.process(session, d, &mut |v: &Verdict, m: &[u8]| {
                         let ok = out.push(kind::VERDICT, 0, &[t, &v.to_bytes(), m]);
                         debug_assert!(ok, "verdict ring bound violated");
                         if ok {
@@ -1089,7 +1104,18 @@ pub struct Pipeline<C: Connector, S: MessageStore, L: AppLogic> {
     pub app: AppAgent<L>,
 }
 
-/// Builds the agents of one session. All memory is allocated here.
+/// The sequencer window for a session configuration (a power of two, at least 256).
+pub fn sequencer_window(cfg: &SessionConfig) -> u32 {
+    cfg.window.max(256).next_power_of_two()
+}
+
+/// The sequencer `MAX_MSG` for a session configuration (at least 256).
+pub fn sequencer_max_msg(cfg: &SessionConfig) -> usize {
+    cfg.max_message_size.max(256)
+}
+
+/// Builds the agents of one session with the software fast path as its sequencer. All memory
+/// is allocated here.
 pub fn pipeline<C: Connector, S: MessageStore, L: AppLogic>(
     name: &str,
     cfg: SessionConfig,
@@ -1098,8 +1124,27 @@ pub fn pipeline<C: Connector, S: MessageStore, L: AppLogic>(
     logic: L,
     sizes: RingSizes,
 ) -> Pipeline<C, S, L> {
-    let max_msg = cfg.max_message_size.max(256);
-    let window = cfg.window.max(256).next_power_of_two();
+    let seq = Box::new(FastPath::new(
+        1,
+        sequencer_window(&cfg),
+        sequencer_max_msg(&cfg),
+    ));
+    pipeline_with_sequencer(name, cfg, connector, store, logic, sizes, seq)
+}
+
+/// Builds the agents of one session with `seq` as its sequencer (session index 0 of it; see
+/// [`crate::seqsel::from_spec`]). `seq` must have been built for [`sequencer_window`] and
+/// [`sequencer_max_msg`] of `cfg`. All memory is allocated here.
+pub fn pipeline_with_sequencer<C: Connector, S: MessageStore, L: AppLogic>(
+    name: &str,
+    cfg: SessionConfig,
+    connector: C,
+    store: S,
+    logic: L,
+    sizes: RingSizes,
+    seq: Box<dyn Sequencer>,
+) -> Pipeline<C, S, L> {
+    let max_msg = sequencer_max_msg(&cfg);
     let (rx_p, rx_c) = record_ring(sizes.rx);
     let (v_p, v_c) = record_ring(sizes.verdicts);
     let (ctl_p, ctl_c) = record_ring(4096);
@@ -1128,7 +1173,7 @@ pub fn pipeline<C: Connector, S: MessageStore, L: AppLogic>(
             stats: IoStats::default(),
         },
         seq: SequencerAgent {
-            fp: FastPath::new(1, window, max_msg),
+            seq,
             session: 0,
             rx: rx_c,
             out: v_p,

@@ -1,6 +1,8 @@
 //! The FIX session-layer test cases as scripted scenarios against the state machine, with a fake
-//! clock. The peer's messages are built with real BodyLength and CheckSum and pass through the
-//! software sequencer (`hwsim::fast::FastPath`) to get real verdicts.
+//! clock. The peer's messages are built with real BodyLength and CheckSum and pass through a
+//! sequencer to get real verdicts: the software fast path (`hwsim::fast::FastPath`) here; the
+//! hardware-in-the-loop suite (`fpga/sim/tests/hil.rs`) includes this file as a module
+//! and runs every scenario on the verilated RTL, through its own `crate::sequencer_for_tests`.
 //!
 //! Script language (one command per line, `#` starts a comment):
 //!
@@ -27,8 +29,35 @@ mod common;
 
 use common::*;
 use fixsession::store::{MemoryStore, MessageStore};
-use fixsession::{EchoApp, Role, Session};
+use fixsession::{EchoApp, Role, Session, SessionConfig};
 use hwsim::fast::FastPath;
+use hwsim::sequencer::Sequencer;
+
+/// The sequencer every scenario runs on, for `window` and `max_msg`. The scenarios call it as
+/// `crate::sequencer_for_tests`: this one when this file is its own test crate, the including
+/// crate's when it is a module of another (the hardware-in-the-loop suite).
+#[allow(dead_code)]
+pub fn sequencer_for_tests(window: u32, max_msg: usize) -> Box<dyn Sequencer> {
+    Box::new(FastPath::new(1, window, max_msg))
+}
+
+/// A harness on [`sequencer_for_tests`].
+fn harness(cfg: SessionConfig) -> Harness {
+    let seq = crate::sequencer_for_tests(cfg.window, cfg.max_message_size);
+    Harness::with_sequencer(cfg, seq)
+}
+
+/// Runs `script` against a fresh acceptor with the default configuration.
+fn scenario(script: &str) -> Harness {
+    scenario_with(default_config(), script)
+}
+
+/// Runs `script` against a fresh session with `cfg`.
+fn scenario_with(cfg: SessionConfig, script: &str) -> Harness {
+    let mut h = harness(cfg);
+    h.run(script);
+    h
+}
 
 /// Connect and log on (acceptor side); afterwards the next target is 2 and the next sender 2.
 const LOGON: &str = "
@@ -101,7 +130,7 @@ fn t1s_c_unknown_identity_disconnects_without_answer() {
 
 #[test]
 fn t1s_c_authentication_hook_refuses() {
-    let mut h = Harness::new(default_config());
+    let mut h = harness(default_config());
     h.s.app_mut().refuse_password = Some(b"wrong".to_vec());
     h.run(
         "
@@ -969,9 +998,9 @@ fn t19_poss_resend_reaches_app_flagged() {
 fn t19_echo_app_ignores_poss_resend_repeats() {
     let cfg = default_config();
     let mut s = Session::new(cfg.clone(), MemoryStore::new(), EchoApp::new());
-    let mut fp = FastPath::new(1, cfg.window, cfg.max_message_size);
+    let mut fp = TestSequencer(crate::sequencer_for_tests(cfg.window, cfg.max_message_size));
     let mut out = Rec::default();
-    let h = Harness::new(cfg);
+    let h = harness(cfg);
     let now = h.now;
     s.on_connect(now, &mut out);
     fp.set_expected(0, 1);
@@ -1218,8 +1247,9 @@ fn config_from_settings_file() {
     let text = format!(
         "[DEFAULT]\nConnectionType=initiator\nSocketConnectHost=127.0.0.1\nSocketConnectPort=9876\n\
          HeartBtInt=15\nResendRequestChunkSize=100\nUseDataDictionary=Y\n\
-         DataDictionary={}/dict/FIX42.xml\n\
+         DataDictionary={}/../../engine/session/dict/FIX42.xml\n\
          [SESSION]\nBeginString=FIX.4.2\nSenderCompID=ME\nTargetCompID=YOU\n",
+        // Through the workspace root: the HIL suite compiles this file in fpga/sim.
         env!("CARGO_MANIFEST_DIR")
     );
     let s = Settings::parse(&text).unwrap();
@@ -1334,14 +1364,14 @@ fn journaled_before_sent() {
     }
     let log: Log = Rc::default();
     let cfg = default_config();
-    let h = Harness::new(cfg.clone());
+    let h = harness(cfg.clone());
     let mut s = Session::new(
         cfg,
         LogStore(MemoryStore::new(), log.clone()),
         EchoApp::new(),
     );
     let mut out = LogOut(log.clone());
-    let mut fp = FastPath::new(1, 256, 4096);
+    let mut fp = TestSequencer(crate::sequencer_for_tests(256, 4096));
     s.on_connect(h.now, &mut out);
     for m in [
         h.peer_msg(&["35=A", "34=1", "108=30"]),
@@ -1410,7 +1440,7 @@ fn sending_time_missing_or_malformed_is_rejected_not_fatal() {
 
 #[test]
 fn next_deadline_tracks_timers() {
-    let mut h = Harness::new(default_config());
+    let mut h = harness(default_config());
     assert_eq!(h.s.next_deadline(), None);
     h.run("connect");
     assert_eq!(h.s.next_deadline(), Some(h.now + 10 * NS));

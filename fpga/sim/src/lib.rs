@@ -8,6 +8,9 @@
 //! * [`Bench`]: drives any [`Sim`] with chunks of session payload, CSR operations, random idle
 //!   beats and random verdict back-pressure, and collects the verdicts with their cycle.
 //!
+//! * [`hil_sequencer`]: the simulation as an engine sequencer (`hwsim::sequencer::Sequencer`),
+//!   for the hardware-in-the-loop tests (`tests/hil.rs`).
+//!
 //! Without the `verilator` feature the crate builds and the tests run on the cycle model
 //! alone; `cargo test -p fpga-sim --features verilator` verilates the RTL (needs verilator 5
 //! and a C++17 compiler) and runs the same tests on [`Lockstep`]`<CycleModel, Rtl>`.
@@ -211,6 +214,45 @@ pub fn new_dut() -> Dut {
     #[cfg(not(feature = "verilator"))]
     {
         m
+    }
+}
+
+/// The engine's sequencer for one session with `window` and `max_msg`, driven through the pins of
+/// the Verilated RTL (`--features verilator`; name `rtl`) or, without it, of the cycle model
+/// (name `model`).
+///
+/// # Errors
+/// When the simulation cannot have these parameters (the RTL is Verilated with its defaults,
+/// `WINDOW = 256`, `MAX_MSG = 4096`) or does not leave reset.
+pub fn hil_sequencer(
+    window: u32,
+    max_msg: usize,
+) -> Result<Box<dyn hwsim::sequencer::Sequencer>, String> {
+    use hwsim::sequencer::PinSequencer;
+    let want = hwsim::cycle::Config {
+        window,
+        max_msg: u32::try_from(max_msg).map_err(|_| format!("MAX_MSG {max_msg} too large"))?,
+        ..hwsim::cycle::Config::default()
+    };
+    #[cfg(feature = "verilator")]
+    {
+        let r = Rtl::new();
+        if *r.config() != want {
+            return Err(format!(
+                "the RTL is Verilated with {:?}; the session needs {want:?}",
+                r.config()
+            ));
+        }
+        Ok(Box::new(PinSequencer::new(r, want, 1, "rtl")?))
+    }
+    #[cfg(not(feature = "verilator"))]
+    {
+        Ok(Box::new(PinSequencer::new(
+            CycleModel::new(want),
+            want,
+            1,
+            "model",
+        )?))
     }
 }
 

@@ -13,6 +13,8 @@ use fixsession::{
     SessionConfig, SessionOutput,
 };
 use hwsim::fast::FastPath;
+use hwsim::sequencer::Sequencer;
+use hwsim::Verdict;
 
 pub const NS: u64 = 1_000_000_000;
 /// 2023-11-14T22:13:20Z.
@@ -113,10 +115,36 @@ pub fn show(msg: &[u8]) -> String {
     String::from_utf8_lossy(msg).replace('\x01', "|")
 }
 
+/// The sequencer a harness drives: any [`Sequencer`] (the fast path by default; the
+/// hardware-in-the-loop suite in `fpga/sim/tests` gives the verilated RTL), with the fast path's
+/// calling convention.
+pub struct TestSequencer(pub Box<dyn Sequencer>);
+
+impl TestSequencer {
+    pub fn process(&mut self, session: u16, chunk: &[u8], mut on: impl FnMut(&Verdict, &[u8])) {
+        self.0.process(session, chunk, &mut on);
+        if let Some(f) = self.0.failure() {
+            panic!("sequencer {} failed: {f}", self.0.name());
+        }
+    }
+    pub fn set_expected(&mut self, session: u16, e: u32) {
+        self.0.set_expected(session, e)
+    }
+    pub fn clear_window(&mut self, session: u16) {
+        self.0.clear_window(session)
+    }
+    pub fn reset_stream(&mut self, session: u16) {
+        self.0.reset_stream(session)
+    }
+    pub fn name(&self) -> &'static str {
+        self.0.name()
+    }
+}
+
 /// A session under test with its sequencer and a fake clock.
 pub struct Harness {
     pub s: Session<MemoryStore, RecApp>,
-    pub fp: FastPath,
+    pub fp: TestSequencer,
     pub out: Rec,
     pub now: u64,
     pub cfg: SessionConfig,
@@ -132,8 +160,15 @@ pub fn default_config() -> SessionConfig {
 }
 
 impl Harness {
+    /// A harness on the software fast path.
     pub fn new(cfg: SessionConfig) -> Self {
-        let fp = FastPath::new(1, cfg.window, cfg.max_message_size);
+        let fp = Box::new(FastPath::new(1, cfg.window, cfg.max_message_size));
+        Harness::with_sequencer(cfg, fp)
+    }
+
+    /// A harness on `seq` (built for `cfg.window` and `cfg.max_message_size`, session 0).
+    pub fn with_sequencer(cfg: SessionConfig, seq: Box<dyn Sequencer>) -> Self {
+        let fp = TestSequencer(seq);
         Harness {
             s: Session::new(cfg.clone(), MemoryStore::new(), RecApp::default()),
             fp,
