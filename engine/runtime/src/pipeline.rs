@@ -517,6 +517,9 @@ impl Application for RingApp {
     }
 }
 
+/// Send-ring bytes a paced resend leaves free for session-level messages.
+const ADMIN_RESERVE: usize = 64 * 1024;
+
 struct Out<'a> {
     tx: &'a mut RecordProducer,
     ctl: &'a mut RecordProducer,
@@ -536,6 +539,13 @@ impl SessionOutput for Out<'_> {
             // for it again after the next Logon).
             self.overflow = true;
         }
+    }
+
+    /// Resend steps (and what waits behind them) go out only while the send ring keeps
+    /// [`ADMIN_RESERVE`] bytes free beyond the message, so a large resend pauses instead of
+    /// overflowing the ring, and Heartbeats, Rejects and Logouts still find room.
+    fn can_send(&self, len: usize) -> bool {
+        !self.overflow && self.tx.free() >= 2 * record_size(len) + ADMIN_RESERVE
     }
 
     fn sequencer(&mut self, op: SequencerOp) {
