@@ -7,8 +7,11 @@ use crate::agent::Agent;
 use crate::apps::{EchoApp, LoadApp};
 use crate::clock::{Clock, Nanos};
 use crate::connect::{Connector, FaultConnector, MemoryConnector, UringAcceptor, UringInitiator};
-use crate::pipeline::{pipeline, GapRecord, Pipeline, RingSizes};
+use crate::pipeline::{
+    pipeline_with_sequencer, sequencer_max_msg, sequencer_window, GapRecord, Pipeline, RingSizes,
+};
 use crate::runner::cycle_at;
+use crate::seqsel;
 use crate::transport::fault::{Action, Direction, Fault, FaultEvent, FaultStats, Select};
 use crate::transport::memory::MemoryTransport;
 use crate::transport::uring::{self, UringOptions};
@@ -35,6 +38,8 @@ pub struct DemoOptions {
     pub timeout: Duration,
     /// Print progress and the report.
     pub verbose: bool,
+    /// Sequencer of both sides (`fast`, `model`, `rtl`, `card:PATH`; see [`crate::seqsel`]).
+    pub sequencer: String,
 }
 
 impl Default for DemoOptions {
@@ -47,6 +52,7 @@ impl Default for DemoOptions {
             cut: true,
             timeout: Duration::from_secs(60),
             verbose: true,
+            sequencer: "fast".to_string(),
         }
     }
 }
@@ -56,6 +62,8 @@ impl Default for DemoOptions {
 pub struct DemoReport {
     /// `io_uring` or `memory`.
     pub transport: &'static str,
+    /// The sequencer both sides ran (`Sequencer::name`).
+    pub sequencer: &'static str,
     /// Orders sent / acknowledged by the initiator.
     pub sent: u32,
     /// Reports received in order by the initiator.
@@ -76,6 +84,26 @@ pub struct DemoReport {
     pub ok: bool,
     /// Why not, when `ok` is false.
     pub failure: Option<String>,
+}
+
+impl DemoReport {
+    /// A demo that could not start.
+    fn failed(transport: &'static str, why: String) -> DemoReport {
+        DemoReport {
+            transport,
+            sequencer: "none",
+            sent: 0,
+            acked: 0,
+            orders_received: 0,
+            anomalies: 0,
+            initiator_gaps: Vec::new(),
+            acceptor_gaps: Vec::new(),
+            faults: FaultStats::default(),
+            reconnects: 0,
+            ok: false,
+            failure: Some(why),
+        }
+    }
 }
 
 fn plans(orders: u32, faults: bool, cut: bool, acceptor: bool) -> Vec<Vec<Fault>> {
@@ -205,21 +233,34 @@ fn drive<CA: Connector, CI: Connector>(
     opts: &DemoOptions,
 ) -> DemoReport {
     let clock = Clock::new();
-    let mut a: Side<CA, EchoApp> = pipeline(
+    let (ca, ci) = (config(Role::Acceptor), config(Role::Initiator));
+    let seq = |c: &SessionConfig| {
+        seqsel::from_spec(&opts.sequencer, sequencer_window(c), sequencer_max_msg(c))
+    };
+    let (sa, si) = match (seq(&ca), seq(&ci)) {
+        (Ok(a), Ok(i)) => (a, i),
+        (Err(e), _) | (_, Err(e)) => {
+            println!("sequencer: {e}");
+            return DemoReport::failed(transport, e);
+        }
+    };
+    let mut a: Side<CA, EchoApp> = pipeline_with_sequencer(
         "acceptor",
-        config(Role::Acceptor),
+        ca,
         acc,
         MemoryStore::new(),
         EchoApp::new(),
         RingSizes::default(),
+        sa,
     );
-    let mut i: Side<CI, LoadApp> = pipeline(
+    let mut i: Side<CI, LoadApp> = pipeline_with_sequencer(
         "initiator",
-        config(Role::Initiator),
+        ci,
         ini,
         MemoryStore::new(),
         LoadApp::new(opts.orders, opts.rate),
         RingSizes::default(),
+        si,
     );
     if opts.verbose {
         println!(
@@ -402,6 +443,7 @@ fn drive<CA: Connector, CI: Connector>(
     }
     let report = DemoReport {
         transport,
+        sequencer: a.seq.sequencer_name(),
         sent: l.sent,
         acked: l.acked,
         orders_received: e.orders,
@@ -486,8 +528,8 @@ fn print_report<CA: Connector, CI: Connector>(
     let secs = (l.last_ack_at.saturating_sub(l.started_at)) as f64 / 1e9;
     println!();
     println!(
-        "transport: {} (fault injection around it), one thread for all 8 agents",
-        r.transport
+        "transport: {} (fault injection around it), sequencer: {}, one thread for all 8 agents",
+        r.transport, r.sequencer
     );
     println!(
         "faults injected: {} dropped, {} duplicated, {} reordered, {} delayed, {} connection cut(s) over {} messages",

@@ -100,6 +100,10 @@ enum Cmd {
         /// Give up after this many seconds.
         #[arg(long, default_value_t = 60)]
         timeout: u64,
+        /// Sequencer of both sides: fast (hwsim's software fast path), model (the cycle model
+        /// driven pin by pin), rtl (the verilated RTL; build with --features rtl), card:PATH.
+        #[arg(long, default_value = "fast")]
+        sequencer: String,
     },
     /// Run every acceptor session of the settings file (sessions on one port are routed by the
     /// Logon's CompIDs).
@@ -151,6 +155,7 @@ fn main() -> ExitCode {
             no_faults,
             no_cut,
             timeout,
+            sequencer,
         } => {
             let opts = fixeng::demo::DemoOptions {
                 orders,
@@ -160,6 +165,7 @@ fn main() -> ExitCode {
                 cut: !no_cut,
                 timeout: std::time::Duration::from_secs(timeout),
                 verbose: true,
+                sequencer,
             };
             if fixeng::demo::run(&opts).ok {
                 ExitCode::SUCCESS

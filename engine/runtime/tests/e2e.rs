@@ -14,6 +14,7 @@ fn opts(orders: u32, faults: bool, memory: bool) -> DemoOptions {
         cut: faults,
         timeout: Duration::from_secs(40),
         verbose: false,
+        sequencer: "fast".to_string(),
     }
 }
 
@@ -92,4 +93,29 @@ fn long_run_with_faults() {
     let r = run(&o);
     assert!(r.ok, "{:?}", r.failure);
     assert_eq!((r.acked, r.orders_received), (100_000, 100_000));
+}
+
+#[test]
+fn demo_with_the_cycle_model_as_sequencer_delivers_exactly_once_in_order() {
+    let mut o = opts(300, true, true);
+    o.sequencer = "model".to_string();
+    let r = run(&o);
+    assert!(r.ok, "{:?}", r.failure);
+    assert_eq!(r.acked, 300);
+    assert_eq!(r.orders_received, 300);
+    assert_eq!(r.anomalies, 0);
+    assert!(
+        !r.acceptor_gaps.is_empty() || !r.initiator_gaps.is_empty(),
+        "faults made no gap"
+    );
+}
+
+#[test]
+fn demo_with_an_unknown_sequencer_fails_with_a_clear_error() {
+    let mut o = opts(10, false, true);
+    o.sequencer = "quantum".to_string();
+    let r = run(&o);
+    assert!(!r.ok);
+    let why = r.failure.expect("a reason");
+    assert!(why.contains("quantum"), "{why}");
 }
