@@ -1218,6 +1218,32 @@ pub fn pipeline_with_sequencer<C: Connector, S: MessageStore, L: AppLogic>(
 }
 
 impl<C: Connector, S: MessageStore, L: AppLogic> Pipeline<C, S, L> {
+    /// Restart with the application's own durable cursor.
+    ///
+    /// The store's next target number counts a message as processed once the session agent has
+    /// handed it to the application ring, so a process killed before the application agent took
+    /// it would never see it again. An application that must be exactly-once across a crash
+    /// keeps the MsgSeqNum of the last message it finished (durably, its own business) and calls
+    /// this before the first duty cycle with that number + 1: if the store is ahead, its next
+    /// target number is moved back to `app_next`, the next Logon shows the gap and the peer
+    /// resends the rest as PossDup. Returns true if the store was moved back.
+    ///
+    /// # Errors
+    /// When the session is connected (only valid at start-up) or the store cannot persist it.
+    pub fn rewind_target(&mut self, app_next: u32) -> Result<bool, String> {
+        if self.session.is_connected() {
+            return Err("rewind_target: only before the session connects".to_string());
+        }
+        let store = self.session.session_mut().store_mut();
+        if app_next == 0 || app_next >= store.next_target_seq() {
+            return Ok(false);
+        }
+        store
+            .set_next_target_seq(app_next)
+            .map_err(|e| format!("rewind_target: {e}"))?;
+        Ok(true)
+    }
+
     /// The four agents as trait objects, in data-path order (for a runner).
     pub fn agents(&mut self) -> [&mut dyn Agent; 4] {
         [
