@@ -8,7 +8,7 @@ use fixeng::connect::MemoryConnector;
 use fixeng::pipeline::{pipeline, AppLogic, AppOut, Delivery, RingSizes};
 use fixeng::transport::memory::MemoryTransport;
 use fixeng::{Agent, Nanos};
-use fixsession::store::{MemoryStore, MessageStore, MmapStore, MmapStoreConfig};
+use fixsession::store::{MemoryStore, MmapStore, MmapStoreConfig};
 use fixsession::{Role, SessionConfig};
 
 const N: u32 = 2_000;
@@ -111,7 +111,7 @@ fn messages_in_the_application_ring_at_a_crash_are_recovered_from_the_app_cursor
         }
     }
     let (got, last_seq) = (i.app.logic().got, i.app.logic().last_seq);
-    assert!(got >= N / 4 && got < N / 2, "got {got}");
+    assert!((N / 4..N / 2).contains(&got), "got {got}");
     let persisted = i.session.session().next_target_seq();
     assert!(
         persisted > last_seq + 1,
