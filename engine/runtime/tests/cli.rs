@@ -3,29 +3,12 @@
 //! completes, Ctrl-C (SIGINT) stops the acceptor cleanly with its counters printed and its store
 //! flushed.
 
-use std::io::Read;
+#[path = "support/proc.rs"]
+mod proc;
+use proc::{free_port, Child};
+
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Kills the child process if the test fails before stopping it.
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        if self.0.try_wait().ok().flatten().is_none() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
+use std::time::Duration;
 
 #[test]
 fn acceptor_and_initiator_processes() {
@@ -90,28 +73,7 @@ fn acceptor_and_initiator_processes() {
         "Logon + 500 orders + Logout journaled: {text}"
     );
     // Ctrl-C the acceptor (our own child, by its id).
-    let k = Command::new("kill")
-        .args(["-INT", &a.0.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(k.success());
-    let t0 = Instant::now();
-    let status = loop {
-        if let Some(s) = a.0.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(10),
-            "acceptor did not stop on SIGINT"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut atext = String::new();
-    a.0.stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut atext)
-        .unwrap();
+    let (status, atext) = a.interrupt(Duration::from_secs(10));
     assert!(status.success(), "{atext}");
     assert!(
         atext.contains("echo: 500 orders answered, 0 out of sequence"),

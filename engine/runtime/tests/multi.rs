@@ -6,31 +6,14 @@
 //! an answer. Ctrl-C stops the acceptor: every session logs out, flushes its store and prints its
 //! counters.
 
+#[path = "support/proc.rs"]
+mod proc;
 use fixeng::msg::write_message;
+use proc::{free_port, Child};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Kills the child process if the test fails before stopping it.
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        if self.0.try_wait().ok().flatten().is_none() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
 
 /// Connects to `port` (retrying while the acceptor starts), sends `bytes`, and returns what
 /// came back before the acceptor closed the connection (None: still open after 5 s).
@@ -173,28 +156,7 @@ fn several_sessions_per_process_routed_by_compids() {
     }
 
     // Ctrl-C the acceptor (our own child, by its id).
-    let k = Command::new("kill")
-        .args(["-INT", &a.0.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(k.success());
-    let t0 = Instant::now();
-    let status = loop {
-        if let Some(s) = a.0.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(10),
-            "acceptor did not stop on SIGINT"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut atext = String::new();
-    a.0.stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut atext)
-        .unwrap();
+    let (status, atext) = a.interrupt(Duration::from_secs(10));
     assert!(status.success(), "{atext}");
     for (begin, client) in [
         ("FIX.4.4", "CLIENT1"),

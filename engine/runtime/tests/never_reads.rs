@@ -4,33 +4,16 @@
 //! order: the ones the peer received are a prefix of them, the rest are journaled (and would be
 //! resent after the next Logon). Nothing is lost.
 
+#[path = "support/proc.rs"]
+mod proc;
 use fixeng::msg::write_message;
 use fixeng::transport::framing::{field, msg_type, next_frame, seq_num, Frame};
 use fixsession::store::{MessageStore, MmapStore, MmapStoreConfig};
+use proc::{free_port, Child};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Kills the child process if the test fails before stopping it.
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        if self.0.try_wait().ok().flatten().is_none() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
 
 fn message(msg_type: &str, seq: u32, body: &str) -> Vec<u8> {
     let mut out = [0u8; 512];
@@ -134,28 +117,7 @@ fn peer_that_never_reads_loses_no_answer_at_shutdown() {
     assert!(stalled_since.is_some(), "the acceptor never pushed back");
 
     // Ctrl-C the acceptor (our own child, by its id).
-    let k = Command::new("kill")
-        .args(["-INT", &a.0.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(k.success());
-    let t0 = Instant::now();
-    let status = loop {
-        if let Some(st) = a.0.try_wait().unwrap() {
-            break st;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "acceptor did not stop on SIGINT"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut text = String::new();
-    a.0.stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut text)
-        .unwrap();
+    let (status, text) = a.interrupt(Duration::from_secs(20));
     assert!(status.success(), "{text}");
     let answered = number_after(&text, "echo: ");
     let app_sent = number_after(&text, "app sent ");
