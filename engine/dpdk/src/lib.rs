@@ -48,6 +48,7 @@ pub mod error;
 pub mod pipe;
 pub mod settings;
 pub mod stack;
+pub mod testnet;
 
 #[cfg(feature = "dpdk")]
 pub mod device;

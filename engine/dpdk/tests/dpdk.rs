@@ -5,6 +5,7 @@
 
 #![cfg(feature = "dpdk")]
 
+use fixdpdk::testnet::Netns;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
@@ -139,80 +140,9 @@ fn undersized_pool_is_rejected_with_the_sizes() {
     );
 }
 
-/// Two network namespaces joined by a veth pair: `a` (no IP; the DPDK process runs here on an
-/// af_packet port) and `b` (10.77.0.2/24; Linux TCP). Deleted on drop, also when a test fails.
-struct Netns {
-    a: String,
-    b: String,
-    veth_a: String,
-}
-
-fn ip(args: &[&str]) -> Result<(), String> {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .map_err(|e| format!("ip {args:?}: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "ip {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
-
-impl Netns {
-    fn create(tag: char) -> Result<Netns, String> {
-        let pid = std::process::id();
-        let n = Netns {
-            a: format!("fxdA{pid}{tag}"),
-            b: format!("fxdB{pid}{tag}"),
-            veth_a: format!("fxa{pid}{tag}"),
-        };
-        let veth_b = format!("fxb{pid}{tag}");
-        ip(&["netns", "add", &n.a])?;
-        ip(&["netns", "add", &n.b])?;
-        ip(&[
-            "link", "add", &n.veth_a, "type", "veth", "peer", "name", &veth_b,
-        ])?;
-        ip(&["link", "set", &n.veth_a, "netns", &n.a])?;
-        ip(&["link", "set", &veth_b, "netns", &n.b])?;
-        ip(&["-n", &n.a, "link", "set", &n.veth_a, "up"])?;
-        ip(&["-n", &n.b, "addr", "add", "10.77.0.2/24", "dev", &veth_b])?;
-        ip(&["-n", &n.b, "link", "set", &veth_b, "up"])?;
-        ip(&["-n", &n.b, "link", "set", "lo", "up"])?;
-        // The kernel must put complete, MTU-sized frames on the veth: no checksum offload, no
-        // segmentation offload (af_packet would hand DPDK partial checksums and 64 KB frames).
-        for (ns, dev) in [(&n.a, &n.veth_a), (&n.b, &veth_b)] {
-            let st = Command::new("ip")
-                .args([
-                    "netns", "exec", ns, "ethtool", "-K", dev, "tx", "off", "rx", "off", "tso",
-                    "off", "gso", "off", "gro", "off",
-                ])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .map_err(|e| format!("ethtool: {e}"))?;
-            if !st.success() {
-                return Err(format!("ethtool -K {dev} failed"));
-            }
-        }
-        Ok(n)
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        // Deleting a namespace deletes the veth end inside it, and with it the pair.
-        let _ = ip(&["netns", "del", &self.a]);
-        let _ = ip(&["netns", "del", &self.b]);
-    }
-}
-
 fn kernel(role: &str, tag: char) {
     let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    let ns = match Netns::create(tag) {
+    let ns = match Netns::create("fxd", tag) {
         Ok(ns) => ns,
         Err(e) => {
             println!("SKIP kernel {role}: cannot create namespaces/veth here: {e}");

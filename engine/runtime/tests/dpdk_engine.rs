@@ -16,6 +16,7 @@
 
 #![cfg(feature = "dpdk")]
 
+use fixdpdk::testnet::Netns;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
@@ -184,76 +185,6 @@ fn dpdk_keys(device: &str, prefix: &str, lcore: u32, ip: &str) -> String {
     )
 }
 
-/// Two network namespaces joined by a veth pair: `a` (no kernel IP; the DPDK engine runs here
-/// on an af_packet port) and `b` (10.77.0.2/24; the kernel-TCP engine). Deleted on drop.
-struct Netns {
-    a: String,
-    b: String,
-    veth_a: String,
-}
-
-fn ip(args: &[&str]) -> Result<(), String> {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .map_err(|e| format!("ip {args:?}: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "ip {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
-
-impl Netns {
-    fn create(tag: char) -> Result<Netns, String> {
-        let pid = std::process::id();
-        let n = Netns {
-            a: format!("fxeA{pid}{tag}"),
-            b: format!("fxeB{pid}{tag}"),
-            veth_a: format!("fea{pid}{tag}"),
-        };
-        let veth_b = format!("feb{pid}{tag}");
-        ip(&["netns", "add", &n.a])?;
-        ip(&["netns", "add", &n.b])?;
-        ip(&[
-            "link", "add", &n.veth_a, "type", "veth", "peer", "name", &veth_b,
-        ])?;
-        ip(&["link", "set", &n.veth_a, "netns", &n.a])?;
-        ip(&["link", "set", &veth_b, "netns", &n.b])?;
-        ip(&["-n", &n.a, "link", "set", &n.veth_a, "up"])?;
-        ip(&["-n", &n.b, "addr", "add", "10.77.0.2/24", "dev", &veth_b])?;
-        ip(&["-n", &n.b, "link", "set", &veth_b, "up"])?;
-        ip(&["-n", &n.b, "link", "set", "lo", "up"])?;
-        // Complete, MTU-sized frames on the veth: no checksum or segmentation offload (af_packet
-        // would hand DPDK partial checksums and 64 KB frames).
-        for (ns, dev) in [(&n.a, &n.veth_a), (&n.b, &veth_b)] {
-            let st = Command::new("ip")
-                .args([
-                    "netns", "exec", ns, "ethtool", "-K", dev, "tx", "off", "rx", "off", "tso",
-                    "off", "gso", "off", "gro", "off",
-                ])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .map_err(|e| format!("ethtool: {e}"))?;
-            if !st.success() {
-                return Err(format!("ethtool -K {dev} failed"));
-            }
-        }
-        Ok(n)
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = ip(&["netns", "del", &self.a]);
-        let _ = ip(&["netns", "del", &self.b]);
-    }
-}
-
 /// Removes the EAL runtime directories of the children.
 struct Prefixes(Vec<String>);
 
@@ -268,7 +199,7 @@ impl Drop for Prefixes {
 /// DPDK engine in namespace `a` against the kernel-TCP engine in `b`.
 fn veth_scenario(tag: char, dpdk_acceptor: bool, dpdk_extra: &[&str], kernel_extra: &[&str]) {
     let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    let ns = match Netns::create(tag) {
+    let ns = match Netns::create("fxe", tag) {
         Ok(ns) => ns,
         Err(e) => {
             println!("SKIP: cannot create namespaces/veth here: {e}");
@@ -607,7 +538,7 @@ fn dpdk_initiator_killed_mid_stream_restarts_from_its_store() {
         return;
     }
     let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    let ns = match Netns::create('k') {
+    let ns = match Netns::create("fxe", 'k') {
         Ok(ns) => ns,
         Err(e) => {
             println!("SKIP: cannot create namespaces/veth here: {e}");
