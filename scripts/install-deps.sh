@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PKGS=(pkg-config clang libclang-dev verilator yosys iverilog libdpdk-dev dpdk liburing-dev
-      iproute2 ethtool tshark python3)
+      iproute2 ethtool tshark python3 cmake g++)
 
 missing=()
 for p in "${PKGS[@]}"; do

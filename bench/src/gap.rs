@@ -134,6 +134,9 @@ enum Ev {
     ToB(Vec<u8>),
     /// A's application sends its next order.
     ASend,
+    /// A's session agent continues serving a resend in steps (`Session::on_timer` in its next
+    /// duty cycle; `MaxResendRange` numbers per step).
+    ATimer,
 }
 
 struct Item {
@@ -332,6 +335,8 @@ fn run_scenario<S: MessageStore>(
     let mut sent_app = 0u32;
     let mut stream_started = false;
     let mut rr_seen = false;
+    let mut serving_first = false;
+    let mut timer_pending = false;
     let mut steps = 0u64;
     while let Some(Item { t, ev, .. }) = heap.pop() {
         steps += 1;
@@ -361,6 +366,10 @@ fn run_scenario<S: MessageStore>(
                 }
                 b.app_mut().at = None;
                 fb.process(0, m, |v, bytes| b.on_verdict(now, v, bytes, &mut out));
+            }
+            Ev::ATimer => {
+                timer_pending = false;
+                a.on_timer(now, &mut out);
             }
             Ev::ASend => {
                 a.send(
@@ -416,6 +425,8 @@ fn run_scenario<S: MessageStore>(
             rec.requests += out.resend_requests;
         }
         let rr_first = is_rr && !rr_seen;
+        // Messages of the first ResendRequest's answer, including its continuation steps.
+        let first_answer = rr_first || (serving_first && matches!(ev, Ev::ATimer));
         if is_rr {
             if !rr_seen {
                 rec.request_arrived = t;
@@ -430,8 +441,8 @@ fn run_scenario<S: MessageStore>(
                     continue; // lost on the link
                 }
                 let arr = ab.arrival(at, m.len());
-                if rr_first {
-                    if k == 0 {
+                if first_answer {
+                    if k == 0 && rr_first {
                         rec.first_resent = at;
                     }
                     if seq == gap_last {
@@ -447,6 +458,19 @@ fn run_scenario<S: MessageStore>(
                 }
                 let arr = ba.arrival(at, m.len());
                 push(&mut heap, arr, Ev::ToA(m));
+            }
+        }
+        if to_a {
+            if rr_first {
+                serving_first = true;
+            }
+            if a.serving_resend() {
+                if !timer_pending {
+                    timer_pending = true;
+                    push(&mut heap, busy_a, Ev::ATimer);
+                }
+            } else if first_answer {
+                serving_first = false;
             }
         }
         if !stream_started && a.is_logged_on() && b.is_logged_on() {
@@ -503,7 +527,7 @@ pub fn run(run: &mut Run, quick: bool, progress: &dyn Fn(&str)) {
          processes on this shared machine is not counted; emission instants inside a step are \
          scaled to it). A (MmapStore) streams \
          NewOrderSingles to B at {} msgs/s; the link loses G consecutive ones; B detects the gap \
-         on the next message and sends a ResendRequest; A re-streams the range from its store; \
+         on the next message and sends a ResendRequest; A re-streams the range from its store (in steps of MaxResendRange, default 1 024, each continued by `Session::on_timer` at the end of the previous step, as the session agent does); \
          done when B's application has the last missing message (every message is checked to \
          arrive exactly once and in order). Median repetition by total shown; the seed's \
          per-component values are not known to this bench, so only its modelled total is shown.\n",
@@ -590,6 +614,15 @@ mod tests {
         let sum: u64 = r.components().iter().map(|c| c.1).sum();
         assert_eq!(sum, r.total());
         assert!(r.components()[1].1 >= ONE_WAY_NS);
+    }
+
+    #[test]
+    fn recovers_a_gap_longer_than_one_resend_step() {
+        // 1 500 > MaxResendRange (1 024): A serves the request in steps (on_timer).
+        let r = scenario(1_500, 3, 10).expect("scenario");
+        assert!(r.resent >= 1_500, "{r:?}");
+        assert!(r.last_resent > r.first_resent, "{r:?}");
+        assert!(r.closed >= r.last_arrived, "{r:?}");
     }
 
     #[test]

@@ -9,6 +9,10 @@
 //! * peer: fefix 0.7 `tagvalue::Decoder::decode` per message (checksum verified) plus MsgType
 //!   and MsgSeqNum reads (fefix's buffered stream decoder panics in 0.7, so the messages are cut
 //!   beforehand, outside the timing);
+//! * peer: QuickFIX C++ 1.16 (feature `peers`, [`crate::qf::parse`]): `DataDictionary::
+//!   try_build_message` per message (QuickFIX's `Message(string, dictionary, validate=true)`:
+//!   BodyLength and CheckSum verified) plus MsgType and MsgSeqNum reads; the binding copies each
+//!   message into a C string first (counted);
 //! * limits: memchr's SOH count and a memcpy of the same buffer.
 //!
 //! Rates are per second of the measuring thread's on-CPU time (the machine is shared); wall-clock
@@ -27,7 +31,7 @@ const CHUNK: usize = 64 * 1024;
 
 /// One contender's result over one stream.
 struct Row {
-    name: &'static str,
+    name: String,
     role: &'static str,
     median: Timing,
     best: Timing,
@@ -166,9 +170,9 @@ pub fn run(run: &mut Run, quick: bool, progress: &dyn Fn(&str)) {
         );
         let mut dst = vec![0u8; stream.len()];
         let mut rows = Vec::new();
-        let mut add = |name, role, (median, best): (Timing, Timing)| {
+        let mut add = |name: &str, role, (median, best): (Timing, Timing)| {
             rows.push(Row {
-                name,
+                name: name.to_string(),
                 role,
                 median,
                 best,
@@ -199,8 +203,34 @@ pub fn run(run: &mut Run, quick: bool, progress: &dyn Fn(&str)) {
             "peer",
             (Timing::default(), Timing::default()),
         );
+        progress(&format!("parse: {label}: QuickFIX"));
+        #[cfg(feature = "peers")]
+        {
+            let text: Vec<&str> = messages
+                .iter()
+                .map(|m| std::str::from_utf8(m).unwrap_or(""))
+                .collect();
+            match crate::qf::parse(&text, reps) {
+                Ok(_) => add(
+                    "QuickFIX 1.16 DataDictionary::try_build_message (validate) + MsgType, MsgSeqNum",
+                    "peer",
+                    passes_of(passes, || {
+                        crate::qf::parse(&text, reps).unwrap_or_default()
+                    }),
+                ),
+                Err(e) => {
+                    eprintln!("parse: QuickFIX: {e}");
+                    add(
+                        &format!("QuickFIX 1.16: failed: {}", e.replace('|', "/")),
+                        "peer",
+                        (Timing::default(), Timing::default()),
+                    )
+                }
+            }
+        }
+        #[cfg(not(feature = "peers"))]
         add(
-            "QuickFIX C++ (peer not implemented yet)",
+            "QuickFIX C++ (`peers` feature not built)",
             "peer",
             (Timing::default(), Timing::default()),
         );

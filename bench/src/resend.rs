@@ -125,7 +125,11 @@ fn measure_with(
     stored: u32,
     ranges: &[(u32, u32)],
 ) -> Result<Vec<RangeResult>, String> {
-    let cfg = SessionConfig::new("FIX.4.4", "ENGINE", "PEER", Role::Acceptor);
+    let mut cfg = SessionConfig::new("FIX.4.4", "ENGINE", "PEER", Role::Acceptor);
+    // The bench measures serving speed: no per-second cap (the default, 4 M/s, would cap the
+    // repetitions, which all run at one `now`). `max_resend_range` keeps its default: a long
+    // range is served in steps, continued by `on_timer`, as the session agent does.
+    cfg.max_resends_per_second = 0;
     let mut fp = FastPath::new(1, cfg.window, cfg.max_message_size);
     let mut s = Session::new(cfg, store, Quiet);
     let mut out = Sink::new();
@@ -188,6 +192,11 @@ fn measure_with(
             let c0 = cpu_ns();
             let t0 = Instant::now();
             fp.process(0, &rr, |v, b| s.on_verdict(now, v, b, &mut out));
+            let mut steps = 0u32;
+            while s.serving_resend() && steps < 1_000_000 {
+                s.on_timer(now, &mut out);
+                steps += 1;
+            }
             let c1 = cpu_ns();
             let Some(t1) = out.at else {
                 return Err(format!(
@@ -249,7 +258,9 @@ pub fn run(run: &mut Run, quick: bool, progress: &dyn Fn(&str)) {
         "`fixsession::Session` (acceptor) with `MmapStore` (FlushPolicy::None) has journaled \
          100 000 ExecutionReports; a ResendRequest for the last N goes through the FastPath \
          sequencer into `Session::on_verdict`, which re-encodes each stored message \
-         (PossDupFlag=Y, OrigSendingTime) and hands it to the output (a counting sink, no \
+         (PossDupFlag=Y, OrigSendingTime) in steps of `MaxResendRange` (default 1 024, each \
+         continued by `Session::on_timer`, called back to back here; no per-second cap) and \
+         hands it to the output (a counting sink, no \
          socket). Rates are per second of on-CPU time of serving the request (median of the \
          repetitions; the machine is shared, so wall time includes preemption by other \
          processes); wall time is from the ResendRequest bytes handed to the sequencer to the \
@@ -257,11 +268,13 @@ pub fn run(run: &mut Run, quick: bool, progress: &dyn Fn(&str)) {
          Limit: `for_each_in_range` over the same range copying each record out (the store \
          alone).\n",
     );
+    let qf = quickfix_resend(stored, &ranges, progress);
     match measure(stored, &ranges) {
         Ok(res) => {
             run.md("| range | contender | role | reps | median on-CPU time | msgs/s (on-CPU) | MB/s (on-CPU) | median wall time | p99 wall time | engine / limit (on-CPU time) |");
             run.md("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|");
             let mut series_h = Vec::new();
+            let mut qf_series: Vec<(String, Histogram<u64>)> = Vec::new();
             for r in &res {
                 let med = r.engine_cpu.value_at_quantile(0.5) as f64;
                 let lmed = r.store_cpu.value_at_quantile(0.5) as f64;
@@ -278,10 +291,37 @@ pub fn run(run: &mut Run, quick: bool, progress: &dyn Fn(&str)) {
                     fmt_ns(r.engine.value_at_quantile(0.99) as f64),
                     ratio(med, lmed)
                 ));
-                run.md(&format!(
-                    "| {} | QuickFIX C++ | peer | - | not measured (QuickFIX peer not implemented yet) | | | | | |",
-                    r.n
-                ));
+                match qf.as_ref().map(|v| v.iter().find(|q| q.0 == r.n)) {
+                    Ok(Some((_, inside, wire))) if !inside.is_empty() => {
+                        let qmed = inside.value_at_quantile(0.5) as f64;
+                        run.md(&format!(
+                            "| {} | QuickFIX 1.16 acceptor, FileStore (poll mode) | peer | {} | - | {:.0} (wall) | - | {} | {} | peer / engine (median wall): {} (socket to socket: {}) |",
+                            r.n,
+                            inside.len(),
+                            f64::from(r.n) / (qmed / 1e9),
+                            fmt_ns(qmed),
+                            fmt_ns(inside.value_at_quantile(0.99) as f64),
+                            ratio(qmed, r.engine.value_at_quantile(0.5) as f64),
+                            fmt_ns(wire.value_at_quantile(0.5) as f64),
+                        ));
+                        println!(
+                            "resend {:>6} msgs: QuickFIX {:>12} median wall, {:>6.3} M msgs/s",
+                            r.n,
+                            fmt_ns(qmed),
+                            f64::from(r.n) / (qmed / 1e9) / 1e6
+                        );
+                        qf_series.push((format!("QuickFIX resend {} msgs", r.n), inside.clone()));
+                    }
+                    Ok(_) => run.md(&format!(
+                        "| {} | QuickFIX C++ | peer | - | not measured: no sample for this range | | | | | |",
+                        r.n
+                    )),
+                    Err(e) => run.md(&format!(
+                        "| {} | QuickFIX C++ | peer | - | not measured: {} | | | | | |",
+                        r.n,
+                        e.replace('|', "/")
+                    )),
+                }
                 run.md(&format!(
                     "| {} | MmapStore scan + copy | limit | {} | {} | {:.0} | - | {} | {} | - |",
                     r.n,
@@ -309,13 +349,17 @@ pub fn run(run: &mut Run, quick: bool, progress: &dyn Fn(&str)) {
                     if rate >= 2e6 { "met" } else { "not met" }
                 ));
             }
-            let series: Vec<Series<'_>> = series_h
+            let mut series: Vec<Series<'_>> = series_h
                 .iter()
                 .map(|(l, h)| Series {
                     label: l.clone(),
                     hist: h,
                 })
                 .collect();
+            series.extend(qf_series.iter().map(|(l, h)| Series {
+                label: l.clone(),
+                hist: h,
+            }));
             let files = run.latency_files(
                 "resend",
                 "ResendRequest -> last resent message (us)",
@@ -324,6 +368,41 @@ pub fn run(run: &mut Run, quick: bool, progress: &dyn Fn(&str)) {
             run.md(&format!("\nFiles: {}\n", files.join(", ")));
         }
         Err(e) => run.md(&format!("Not measured: {e}\n")),
+    }
+}
+
+/// QuickFIX serving the same ResendRequests (feature `peers`): per range, the time inside
+/// QuickFIX and at the client socket (ns), or why it was not measured.
+#[allow(clippy::type_complexity)]
+fn quickfix_resend(
+    stored: u32,
+    ranges: &[(u32, u32)],
+    progress: &dyn Fn(&str),
+) -> Result<Vec<(u32, Histogram<u64>, Histogram<u64>)>, String> {
+    #[cfg(feature = "peers")]
+    {
+        // QuickFIX resends at about 0.1 M msgs/s: fewer repetitions keep the run short.
+        let qranges: Vec<(u32, u32)> = ranges
+            .iter()
+            .map(|&(n, reps)| {
+                let cap = match n {
+                    0..=99 => 200,
+                    100..=9_999 => 50,
+                    _ => 2,
+                };
+                (n, reps.min(cap))
+            })
+            .collect();
+        progress(&format!(
+            "resend: QuickFIX acceptor sends {stored} ExecutionReports, then serves ResendRequests"
+        ));
+        crate::qf::resend(stored, &qranges)
+            .map(|v| v.into_iter().map(|r| (r.n, r.inside, r.wire)).collect())
+    }
+    #[cfg(not(feature = "peers"))]
+    {
+        let _ = (stored, ranges, progress);
+        Err("built without the `peers` feature (scripts/bench.sh enables it)".into())
     }
 }
 

@@ -48,31 +48,26 @@ pub fn progress(start: Instant, what: &str) {
     eprintln!("[{:>6.1} s] {what}", start.elapsed().as_secs_f64());
 }
 
+/// Length of the complete FIX message at the start of `rest`, using BeginString and BodyLength
+/// only; `None` when it is incomplete or malformed.
+pub fn message_len(rest: &[u8]) -> Option<usize> {
+    let p = memchr::memmem::find(rest, b"\x019=")?;
+    let len_start = p + 3;
+    let q = memchr::memchr(1, &rest[len_start..])?;
+    let body_len = std::str::from_utf8(&rest[len_start..len_start + q])
+        .ok()
+        .and_then(|s| s.parse::<usize>().ok())?;
+    let end = len_start + q + 1 + body_len + 7;
+    (end <= rest.len()).then_some(end)
+}
+
 /// Splits a stream of valid FIX messages into message slices, using BeginString and BodyLength
 /// only (set-up for peers that need one message at a time). Stops at the first malformed one.
 pub fn cut_messages(stream: &[u8]) -> Vec<&[u8]> {
     let mut out = Vec::new();
     let mut at = 0usize;
-    while at < stream.len() {
-        let rest = &stream[at..];
-        let Some(p) = memchr::memmem::find(rest, b"\x019=") else {
-            break;
-        };
-        let len_start = p + 3;
-        let Some(q) = memchr::memchr(1, &rest[len_start..]) else {
-            break;
-        };
-        let Some(body_len) = std::str::from_utf8(&rest[len_start..len_start + q])
-            .ok()
-            .and_then(|s| s.parse::<usize>().ok())
-        else {
-            break;
-        };
-        let end = len_start + q + 1 + body_len + 7;
-        if end > rest.len() {
-            break;
-        }
-        out.push(&rest[..end]);
+    while let Some(end) = message_len(&stream[at..]) {
+        out.push(&stream[at..at + end]);
         at += end;
     }
     out

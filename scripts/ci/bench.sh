@@ -20,7 +20,9 @@ check "report.md written" test -s "$DIR/report.md"
 for section in "## 1. Parse" "## 2. Round trip" "## 3. Engine-internal" "## 4. Resend" "## 5. Gap recovery" "## 6. Sustained load" "## 7. FPGA"; do
   check "report.md has '$section'" grep -q "^$section" "$DIR/report.md"
 done
-for f in rtt.svg resend.svg; do
+check "report.md has the send-side internal row" grep -q '^| send: application -> bytes handed to the transport | shared | [0-9]' "$DIR/report.md"
+check "report.md has the sustained-load limit rows" grep -q '^| paced .* | limit | [0-9]' "$DIR/report.md"
+for f in rtt.svg resend.svg internal.svg load.svg; do
   check "$f written" test -s "$DIR/$f"
 done
 n_hgrm=$(find "$DIR" -name '*.hgrm' | wc -l)
