@@ -7,6 +7,9 @@
 # Targets: session_pair, session_hostile (engine/session/fuzz), fast_cycle_ref (hwsim/fuzz),
 # framer (engine/codec/fuzz, when present), rtl (hwsim/fuzz, only with FIXENG_FUZZ_RTL=1: needs
 # verilator). Needs nightly (skips with a message without it); installs cargo-fuzz if missing.
+# Runs with AddressSanitizer (cargo-fuzz's default): loading the committed corpus executes every
+# input under ASan first, which checks the unsafe SIMD code on everything the long, sanitizer-free
+# campaigns (scripts/fuzz-long.sh) found. Inputs are capped like the long runs (-max_len).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECS=${1:-20}
@@ -28,6 +31,8 @@ run() { # dir target [features...]
   local dict=()
   [ -f "$d/fix.dict" ] && dict=(-dict=fix.dict)
   [ "$t" = framer ] && [ -f "$d/framer.dict" ] && dict=(-dict=framer.dict)
+  local maxlen=-max_len=1024
+  [ "$t" = framer ] && maxlen=-max_len=4096
   mkdir -p "$d/corpus/$t"
   local t0=$SECONDS
   # A scratch copy of the corpus, so CI does not grow the committed one.
@@ -35,7 +40,7 @@ run() { # dir target [features...]
   scratch=$(mktemp -d)
   echo "== fuzz $t (${SECS}s)"
   if ! (cd "$d" && cargo +nightly fuzz run -O "$@" "$t" "$scratch" "corpus/$t" -- \
-        -max_total_time="$SECS" -print_final_stats=1 "${dict[@]}" >"$scratch.log" 2>&1); then
+        -max_total_time="$SECS" "$maxlen" -print_final_stats=1 "${dict[@]}" >"$scratch.log" 2>&1); then
     tail -60 "$scratch.log"
     echo "fuzz: $t FAILED (build error above, or a crashing input in $d/artifacts/$t/)"
     exit 1
