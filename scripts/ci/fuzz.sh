@@ -6,7 +6,7 @@
 #
 # Targets: session_pair, session_hostile (engine/session/fuzz), fast_cycle_ref (hwsim/fuzz),
 # framer (engine/codec/fuzz, when present), rtl (hwsim/fuzz, only with FIXENG_FUZZ_RTL=1: needs
-# verilator). Needs nightly (skips with a message without it); installs cargo-fuzz if missing.
+# verilator). Uses nightly (installed if missing and reachable; else stable with RUSTC_BOOTSTRAP=1); installs cargo-fuzz if missing.
 # Runs with AddressSanitizer (cargo-fuzz's default): loading the committed corpus executes every
 # input under ASan first, which checks the unsafe SIMD code on everything the long, sanitizer-free
 # campaigns (scripts/fuzz-long.sh) found. Inputs are capped like the long runs (-max_len).
@@ -15,11 +15,19 @@ cd "$(dirname "$0")/../.."
 SECS=${1:-20}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target/fuzz}
 
+# cargo-fuzz needs nightly's -Z flags. Without a nightly toolchain (and none to fetch), stable
+# accepts them under RUSTC_BOOTSTRAP=1 (its standard library ships the sanitizer runtimes).
+TC=+nightly
 if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
-  echo "fuzz: SKIP: no nightly toolchain (rustup toolchain install nightly)"
-  exit 0
+  if rustup toolchain install nightly --profile minimal >/dev/null 2>&1; then
+    echo "fuzz: installed the nightly toolchain"
+  else
+    echo "fuzz: no nightly toolchain: fuzzing with stable under RUSTC_BOOTSTRAP=1"
+    TC=+stable
+    export RUSTC_BOOTSTRAP=1
+  fi
 fi
-if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
+if ! cargo $TC fuzz --version >/dev/null 2>&1; then
   echo "fuzz: installing cargo-fuzz"
   t0=$SECONDS
   cargo install cargo-fuzz --locked
@@ -39,7 +47,7 @@ run() { # dir target [features...]
   local scratch
   scratch=$(mktemp -d)
   echo "== fuzz $t (${SECS}s)"
-  if ! (cd "$d" && cargo +nightly fuzz run -O "$@" "$t" "$scratch" "corpus/$t" -- \
+  if ! (cd "$d" && cargo $TC fuzz run -O "$@" "$t" "$scratch" "corpus/$t" -- \
         -max_total_time="$SECS" "$maxlen" -print_final_stats=1 "${dict[@]}" >"$scratch.log" 2>&1); then
     tail -60 "$scratch.log"
     echo "fuzz: $t FAILED (build error above, or a crashing input in $d/artifacts/$t/)"

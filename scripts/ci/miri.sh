@@ -7,7 +7,7 @@
 #                         sequence-number file logic (the mmap/flock/fallocate calls themselves
 #                         are FFI and cannot run under miri: no test here calls them)
 #   * fixsession --test store memory_store_rules: MemoryStore against the shared store rules
-# Installs the miri and rust-src components of nightly when missing; skips without nightly.
+# Installs the miri and rust-src components of nightly when missing; installs nightly when missing and reachable, else skips with a message.
 #
 #   scripts/ci/miri.sh            (CARGO_TARGET_DIR defaults to target/miri)
 set -euo pipefail
@@ -16,8 +16,10 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target/miri}
 t0=$SECONDS
 
 if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
-  echo "miri: SKIP: no nightly toolchain (rustup toolchain install nightly)"
-  exit 0
+  if ! rustup toolchain install nightly --profile minimal --component miri,rust-src; then
+    echo "miri: SKIP: no nightly toolchain and none can be installed (miri exists only on nightly)"
+    exit 0
+  fi
 fi
 if ! cargo +nightly miri --version >/dev/null 2>&1; then
   echo "miri: installing the miri and rust-src components"

@@ -6,8 +6,8 @@
 #      FIX dissector; skips when not root or without tshark)
 #   2. QuickFIX interop (tests/interop/run.sh; skips when the quickfix module is missing), only with
 #      FIXENG_INTEROP=1: `pip install quickfix` builds QuickFIX from source (48 min here)
-#   3. miri on the ring and store code (scripts/ci/miri.sh; skips without nightly); FIXENG_MIRI=0
-#      leaves it out
+# (miri on the ring and store code is its own step, scripts/ci/miri.sh, also run by
+# scripts/test.sh)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
@@ -16,9 +16,5 @@ scripts/wirecheck.sh "${WIRECHECK_ORDERS:-5000}"
 if [ "${FIXENG_INTEROP:-0}" = 1 ]; then
   echo "== QuickFIX interop"
   tests/interop/run.sh "${INTEROP_COUNT:-100000}"
-fi
-if [ "${FIXENG_MIRI:-1}" = 1 ]; then
-  echo "== miri"
-  scripts/ci/miri.sh
 fi
 echo "reliability: OK"
