@@ -12,6 +12,7 @@ mod framing;
 mod gap;
 mod latency;
 mod load;
+mod load16;
 mod parse;
 mod probe;
 #[cfg(feature = "peers")]
