@@ -1,6 +1,7 @@
 //! A counting global allocator proves the hot path allocation-free: after warm-up, receiving
 //! in-order messages (sequencer fast path + session + delivery) and sending messages (encode +
-//! journal + write) allocate nothing. Run with the mmap store (a segment large enough that no
+//! journal + write) allocate nothing, nor does serving a peer's ResendRequest 1..0 (spliced from
+//! the store in steps). Run with the mmap store (a segment large enough that no
 //! rollover happens inside the measured window) and with a fixed-capacity test store.
 //!
 //! This file holds a single test so no other test thread allocates while it measures.
@@ -158,7 +159,7 @@ fn peer(seq: u32, now: u64, fields: &[(u32, &[u8])]) -> Vec<u8> {
 }
 
 /// Logs on, warms up, then measures `n` received orders (each answered) and `n` sends.
-fn measure<S: MessageStore>(store: S) -> (u64, u64) {
+fn measure<S: MessageStore>(store: S) -> (u64, u64, u64) {
     let cfg = SessionConfig::new("FIX.4.4", "ENGINE", "PEER", Role::Acceptor);
     let mut fp = FastPath::new(1, cfg.window, cfg.max_message_size);
     let mut s = Session::new(cfg, store, CountApp::default());
@@ -180,6 +181,12 @@ fn measure<S: MessageStore>(store: S) -> (u64, u64) {
             &[(35, b"D"), (11, b"ORDER-1234"), (55, b"EURUSD")],
         ));
     }
+    // Then the peer asks for everything again: served by splicing from the store, in steps.
+    let resend_request = peer(
+        first + warm + n + 1,
+        now,
+        &[(35, b"2"), (7, b"1"), (16, b"0")],
+    );
     let feed = |s: &mut Session<S, CountApp>, fp: &mut FastPath, out: &mut CountOut, m: &[u8]| {
         fp.process(0, m, |v, b| s.on_verdict(now, v, b, out));
     };
@@ -214,11 +221,21 @@ fn measure<S: MessageStore>(store: S) -> (u64, u64) {
         .unwrap();
         s.on_timer(now, &mut out);
     }
+    let before = out.msgs;
+    feed(&mut s, &mut fp, &mut out, &resend_request);
+    let mut steps = 0;
+    while s.serving_resend() && steps < 100 {
+        s.on_timer(now, &mut out);
+        steps += 1;
+    }
     COUNTING.store(false, Ordering::SeqCst);
+    assert!(!s.serving_resend(), "the resend did not finish");
+    let resent = out.msgs - before;
+    assert!(resent >= 1, "the ResendRequest was not answered");
     let allocs = ALLOCS.load(Ordering::SeqCst);
     assert_eq!(s.app().delivered, u64::from(warm + n));
     assert_eq!(out.disconnects, 0);
-    (allocs, s.app().delivered)
+    (allocs, s.app().delivered, resent)
 }
 
 #[test]
@@ -231,7 +248,7 @@ fn hot_path_does_not_allocate() {
     drop(v);
     assert!(ALLOCS.load(Ordering::SeqCst) >= 1);
 
-    let (allocs, delivered) = measure(FixedStore {
+    let (allocs, delivered, _) = measure(FixedStore {
         sender: 1,
         target: 1,
         last: 0,
@@ -250,6 +267,9 @@ fn hot_path_does_not_allocate() {
         },
     )
     .unwrap();
-    let (allocs, _) = measure(store);
+    let (allocs, _, resent) = measure(store);
     assert_eq!(allocs, 0, "session + mmap store allocated {allocs} times");
+    // Logon + 200 + 2 x 2000 ExecutionReports and sends are in the store: all come back (as
+    // PossDup copies, admin numbers as gap fills).
+    assert!(resent >= 4200, "only {resent} messages resent");
 }
