@@ -536,22 +536,15 @@ fn field_tag(f: &[u8]) -> (Option<u32>, Option<usize>) {
     (None, f.iter().position(|&b| b == b'='))
 }
 
-/// Encodes the resend of a stored message by splicing: the stored bytes are copied with only the
-/// header changed. The result is byte for byte what [`encode`] produces for the header
-/// `35=msg_type 49=sender 56=target 34=seq 43=Y 122=orig 52=sending_time` followed by every
-/// field of `stored` except tags 8, 9, 10, 35, 34, 49, 56, 52, 43 and 122, in their order (a
-/// field whose tag is not canonical decimal is re-encoded as [`BodyBuilder::field`] writes it);
-/// BodyLength and CheckSum are recomputed. `msg_type` and `orig` are normally what
-/// [`resend_peek`] found. Runs of copied fields are moved with one copy each: for a message this
-/// engine encoded, the whole body is one copy.
-pub fn splice_resend(
-    buf: &mut [u8],
-    stored: &[u8],
+/// Starts a resend in `buf` after the BeginString/BodyLength room: the new header
+/// `35 49 56 34 43=Y 122=orig 52`, shared by both splicing paths.
+fn resend_header<'a>(
+    buf: &'a mut [u8],
     msg_type: &[u8],
     orig: &[u8],
     seq: u32,
     h: &ResendHeader<'_>,
-) -> Result<std::ops::Range<usize>, EncodeError> {
+) -> Result<Out<'a>, EncodeError> {
     let max = buf.len();
     if max < PREFIX_ROOM + 16 || h.begin_string.len() > PREFIX_ROOM - 16 {
         return Err(EncodeError::TooLarge { max });
@@ -580,6 +573,26 @@ pub fn splice_resend(
     w.put(b"\x0152=");
     w.put(h.sending_time);
     w.put(&[SOH]);
+    Ok(w)
+}
+
+/// Encodes the resend of a stored message by splicing: the stored bytes are copied with only the
+/// header changed. The result is byte for byte what [`encode`] produces for the header
+/// `35=msg_type 49=sender 56=target 34=seq 43=Y 122=orig 52=sending_time` followed by every
+/// field of `stored` except tags 8, 9, 10, 35, 34, 49, 56, 52, 43 and 122, in their order (a
+/// field whose tag is not canonical decimal is re-encoded as [`BodyBuilder::field`] writes it);
+/// BodyLength and CheckSum are recomputed. `msg_type` and `orig` are normally what
+/// [`resend_peek`] found. Runs of copied fields are moved with one copy each: for a message this
+/// engine encoded, the whole body is one copy.
+pub fn splice_resend(
+    buf: &mut [u8],
+    stored: &[u8],
+    msg_type: &[u8],
+    orig: &[u8],
+    seq: u32,
+    h: &ResendHeader<'_>,
+) -> Result<std::ops::Range<usize>, EncodeError> {
+    let mut w = resend_header(buf, msg_type, orig, seq, h)?;
     let n = stored.len();
     // Start of the current field, and of the run of fields copied verbatim that it would extend.
     let mut start = 0;
@@ -618,7 +631,7 @@ pub fn splice_resend(
         w.put(&stored[run..n]);
     }
     if w.full {
-        return Err(EncodeError::TooLarge { max });
+        return Err(EncodeError::TooLarge { max: w.buf.len() });
     }
     let end = w.len;
     Ok(finish_spliced(w.buf, end, h.begin_string))
@@ -774,34 +787,7 @@ pub fn splice_resend_if(
     if p.overflow {
         return splice_resend(buf, stored, mt, orig, seq, h).map(Some);
     }
-    let max = buf.len();
-    if max < PREFIX_ROOM + 16 || h.begin_string.len() > PREFIX_ROOM - 16 {
-        return Err(EncodeError::TooLarge { max });
-    }
-    for (tag, v) in [(49, h.sender), (56, h.target), (52, h.sending_time)] {
-        if v.contains(&SOH) {
-            return Err(EncodeError::ValueHasSoh { tag });
-        }
-    }
-    let mut w = Out {
-        buf,
-        len: PREFIX_ROOM,
-        limit: max - 7,
-        full: false,
-    };
-    w.put(b"35=");
-    w.put(mt);
-    w.put(b"\x0149=");
-    w.put(h.sender);
-    w.put(b"\x0156=");
-    w.put(h.target);
-    w.put(b"\x0134=");
-    w.put_u64(u64::from(seq));
-    w.put(b"\x0143=Y\x01122=");
-    w.put(orig);
-    w.put(b"\x0152=");
-    w.put(h.sending_time);
-    w.put(&[SOH]);
+    let mut w = resend_header(buf, mt, orig, seq, h)?;
     for piece in &p.pieces[..p.n] {
         let bytes = &stored[piece.start as usize..piece.end as usize];
         if piece.tag == VERBATIM {
@@ -814,7 +800,7 @@ pub fn splice_resend_if(
         }
     }
     if w.full {
-        return Err(EncodeError::TooLarge { max });
+        return Err(EncodeError::TooLarge { max: w.buf.len() });
     }
     let end = w.len;
     Ok(Some(finish_spliced(w.buf, end, h.begin_string)))
