@@ -1,18 +1,21 @@
 //! The bulk check of one message: header by word compares, body and checksum in one pass of
-//! 64-byte groups, fields found with `trailing_zeros` over the SOH bitmask.
+//! 64-byte groups, fields found with `trailing_zeros` over the SOH bitmask (with AVX2, only the
+//! SOHs the field filter keeps: `Scanner::group_fields`).
 //!
 //! Exactness argument: [`Bulk::Valid`] is returned only when the byte-serial framer would start
 //! a message at byte 0, pass every check of section 2 without an interruption, and end it valid
 //! at byte `n − 1` with the same extracted fields; every other case is "incomplete, and the
 //! serial framer would report nothing yet" or "not sure" (the caller then runs the reference).
 
-use super::simd::{load8_unchecked, Scanner};
+#[cfg(test)]
+use super::simd::bulk_avx2;
+use super::simd::{Avx2Cpu, Scanner};
 use super::Kernel;
 use crate::contract::{reason, Flags};
 use crate::frame::{is_admin_type, Framed, SOH};
 
 /// Outcome of the bulk check of a buffer that starts at a clean `HUNT` position.
-pub(super) enum Bulk {
+pub(in crate::fast) enum Bulk {
     /// A valid message of this many bytes (the framed summary has offset 0).
     Valid(usize, Framed),
     /// The buffer ends before the message could be confirmed and the serial framer would report
@@ -23,31 +26,63 @@ pub(super) enum Bulk {
     Other,
 }
 
-/// Bulk check of `buf` with the given block scanner (see [`Bulk`]).
-#[inline]
-pub(super) fn bulk(kernel: Kernel, buf: &[u8], max_msg: u32) -> Bulk {
-    match kernel {
-        #[cfg(target_arch = "x86_64")]
-        Kernel::Avx2 => {
-            // SAFETY: `Kernel::Avx2` is only ever selected after `is_available` confirmed the
-            // CPU has the features `bulk_avx2` is compiled for.
-            unsafe { bulk_avx2(buf, max_msg) }
+/// A [`Kernel`] as the bulk check runs it: AVX2 carries the token that proves the CPU has it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Dispatch {
+    /// [`Kernel::Portable`].
+    Portable,
+    /// [`Kernel::Sse2`].
+    #[cfg(target_arch = "x86_64")]
+    Sse2,
+    /// [`Kernel::Avx2`].
+    Avx2(Avx2Cpu),
+}
+
+impl Dispatch {
+    /// `k`, or [`Dispatch::best`] when this CPU cannot run it.
+    pub(super) fn new(k: Kernel) -> Dispatch {
+        match k {
+            Kernel::Portable => Dispatch::Portable,
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Sse2 => Dispatch::Sse2,
+            Kernel::Avx2 => Avx2Cpu::detect().map_or_else(Dispatch::best, Dispatch::Avx2),
+            #[cfg(not(target_arch = "x86_64"))]
+            Kernel::Sse2 => Dispatch::best(),
+        }
+    }
+
+    /// The fastest kernel this CPU runs.
+    pub(super) fn best() -> Dispatch {
+        if let Some(cpu) = Avx2Cpu::detect() {
+            return Dispatch::Avx2(cpu);
         }
         #[cfg(target_arch = "x86_64")]
-        Kernel::Sse2 => bulk_with::<super::simd::Sse2>(buf, max_msg),
-        _ => bulk_with::<Portable>(buf, max_msg),
+        return Dispatch::Sse2;
+        #[cfg(not(target_arch = "x86_64"))]
+        Dispatch::Portable
+    }
+
+    /// The public name of the kernel.
+    pub(super) fn kernel(self) -> Kernel {
+        match self {
+            Dispatch::Portable => Kernel::Portable,
+            #[cfg(target_arch = "x86_64")]
+            Dispatch::Sse2 => Kernel::Sse2,
+            Dispatch::Avx2(_) => Kernel::Avx2,
+        }
     }
 }
 
-/// [`bulk_with`] compiled for AVX2 (and the BMI bit operations that come with every AVX2 CPU
-/// the detection accepts).
-///
-/// # Safety
-/// The CPU must support AVX2, BMI1, BMI2, LZCNT and POPCNT.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,bmi1,bmi2,lzcnt,popcnt")]
-unsafe fn bulk_avx2(buf: &[u8], max_msg: u32) -> Bulk {
-    bulk_with::<super::simd::Avx2>(buf, max_msg)
+/// Bulk check of `buf` with the given block scanner (see [`Bulk`]); `FastPath::process`
+/// inlines [`bulk_with`] instead, this is for the unit tests.
+#[cfg(test)]
+pub(super) fn bulk(d: Dispatch, buf: &[u8], max_msg: u32) -> Bulk {
+    match d {
+        Dispatch::Avx2(cpu) => bulk_avx2(cpu, buf, max_msg),
+        #[cfg(target_arch = "x86_64")]
+        Dispatch::Sse2 => bulk_with::<super::simd::Sse2>(buf, max_msg),
+        Dispatch::Portable => bulk_with::<Portable>(buf, max_msg),
+    }
 }
 
 /// Little-endian value of up to 8 bytes.
@@ -195,7 +230,7 @@ fn header_slow(buf: &[u8]) -> Result<(usize, u64), Bulk> {
 /// message: true only if the serial framer would report nothing on these bytes, i.e. no check
 /// of section 2 fails within them and there is no `SOH 8=FIX`.
 #[inline(never)]
-fn partial_ok<S: Scanner>(buf: &[u8], bs: usize, l: usize) -> bool {
+fn partial_ok(buf: &[u8], bs: usize, l: usize) -> bool {
     let len = buf.len();
     let be = bs + l;
     if l < 5 {
@@ -221,30 +256,14 @@ fn partial_ok<S: Scanner>(buf: &[u8], bs: usize, l: usize) -> bool {
             return false;
         }
     }
-    !has_soh_8fix::<S>(buf)
+    !has_soh_8fix(buf)
 }
 
-/// True when `buf` holds `SOH 8=FIX` (complete) anywhere: SOH bitmasks 64 bytes at a time,
-/// then a word compare at each SOH.
-#[inline(always)]
-fn has_soh_8fix<S: Scanner>(buf: &[u8]) -> bool {
-    let mut acc = S::zero();
-    let mut i = 0;
-    while i < buf.len() {
-        let mut m = group_at::<S>(&mut acc, buf, i, buf.len() - i);
-        if buf.len() - i < 64 {
-            m &= u64::MAX >> (64 - (buf.len() - i));
-        }
-        while m != 0 {
-            let p = i + m.trailing_zeros() as usize + 1;
-            m &= m - 1;
-            if buf.get(p..p + 5) == Some(b"8=FIX") {
-                return true;
-            }
-        }
-        i += 64;
-    }
-    false
+/// True when `buf` holds `SOH 8=FIX` (complete) anywhere (`memchr` for each `8`, rarer than
+/// SOH in FIX text).
+fn has_soh_8fix(buf: &[u8]) -> bool {
+    memchr::memchr_iter(b'8', buf)
+        .any(|p| p > 0 && buf[p - 1] == SOH && buf.get(p..p + 5) == Some(b"8=FIX"))
 }
 
 /// `SOH 1 0 = _ _ _ SOH` with the three digits masked out.
@@ -253,7 +272,7 @@ const TRAILER_MASK: u64 = 0xFF00_0000_FFFF_FFFF;
 
 /// Bulk check of `buf`, which starts at a clean `HUNT` position (see [`Bulk`]).
 #[inline(always)]
-fn bulk_with<S: Scanner>(buf: &[u8], max_msg: u32) -> Bulk {
+pub(super) fn bulk_with<S: Scanner>(buf: &[u8], max_msg: u32) -> Bulk {
     let (bs, l) = match header_fast(buf) {
         Some(h) => h,
         None => match header_slow(buf) {
@@ -268,7 +287,7 @@ fn bulk_with<S: Scanner>(buf: &[u8], max_msg: u32) -> Bulk {
     let n = n as usize;
     let l = l as usize;
     if buf.len() < n {
-        return if partial_ok::<S>(buf, bs, l) {
+        return if partial_ok(buf, bs, l) {
             Bulk::Incomplete(n)
         } else {
             Bulk::Other
@@ -344,20 +363,22 @@ impl Scanner for Portable {
     }
 }
 
-/// The 64 bytes at `buf[i..]` through the scanner, of which the first `min(left, 64)` count
-/// for the sum (`left >= 1`, `i + min(left, 64) <= buf.len()`). Near the end of the buffer the
-/// bytes are copied into a zero-padded group (zero is neither SOH nor adds to the sum).
+/// [`Scanner::group_fields`] at `buf[i..]` when fewer than 66 bytes are left: the bytes are
+/// copied into a zero-padded group (zero is neither SOH nor a digit nor adds to the sum). Runs
+/// out of line through [`Scanner::group_fields_padded`] (inlining it into the hot loop costs
+/// more than the call).
 #[inline(always)]
-fn group_at<S: Scanner>(acc: &mut S::Acc, buf: &[u8], i: usize, left: usize) -> u64 {
-    let n = left.min(64);
-    match buf.get(i..).and_then(|r| r.first_chunk::<64>()) {
-        Some(g) => S::group(acc, g, n),
-        None => {
-            let mut g = [0u8; 64];
-            g[..n].copy_from_slice(&buf[i..i + n]);
-            S::group(acc, &g, 64)
-        }
-    }
+pub(super) fn group_fields_padded<S: Scanner>(
+    acc: &mut S::Acc,
+    buf: &[u8],
+    i: usize,
+    n: usize,
+) -> u64 {
+    let mut g = [0u8; 66];
+    let rest = buf.get(i..).unwrap_or_default();
+    let k = rest.len().min(66);
+    g[..k].copy_from_slice(&rest[..k]);
+    S::group_fields(acc, &g, n)
 }
 
 /// Action of a perfect-hash slot: tag bits 0..=5 (34, 36, 43, 97, 123, 141; 4 and 5 also need
@@ -441,9 +462,9 @@ impl Extract {
     #[inline(always)]
     fn field(&mut self, buf: &[u8], fs: usize, be: usize) -> bool {
         debug_assert!(fs < be && be + 7 <= buf.len());
-        // SAFETY: fs + 8 <= be + 7 <= buf.len() (see the doc comment; `scan_body` only passes
-        // field starts after an SOH at a position below be − 1).
-        let w = unsafe { load8_unchecked(buf, fs) };
+        // In bounds: fs + 8 <= be + 7 <= buf.len() (`scan_body` only passes field starts after
+        // an SOH below be − 1); 0 (not of interest) is never used.
+        let w = load8(buf, fs).unwrap_or(0);
         if (FIRST >> (w % 64)) & 1 == 0 {
             return true;
         }
@@ -554,23 +575,29 @@ fn scan_body<S: Scanner>(buf: &[u8], bs: usize, be: usize) -> Option<(Framed, u8
     let mut acc = S::zero();
     // SOHs of the header are not field separators.
     let mut hdr = u64::MAX << mt_start;
+    // Whole groups inside the body (be − i > 64, so the 66 bytes end at i + 66 <= be + 1,
+    // inside the buffer: the 7-byte trailer follows the body).
+    let full = (be - 1) / 64;
     let mut i = 0;
-    // Whole groups inside the body.
-    while be - i > 64 {
-        let Some(g) = buf[i..].first_chunk::<64>() else {
-            return None; // unreachable: be <= buf.len()
+    for _ in 0..full {
+        let Some(g) = buf.get(i..i + 66).and_then(|r| r.first_chunk::<66>()) else {
+            return None; // unreachable: see above
         };
-        let m = S::group(&mut acc, g, 64) & hdr;
+        let m = S::group_fields(&mut acc, g, 64) & hdr;
         hdr = u64::MAX;
-        if !x.fields(buf, i, m, be) {
+        if m != 0 && !x.fields(buf, i, m, be) {
             return None;
         }
         i += 64;
     }
-    // The last group: only bytes before `be` are body, and the body's last SOH is followed by
-    // the trailer, not by a field.
+    // The last group: only bytes before `be` are body, and the body's last SOH (at be − 1) is
+    // followed by the trailer, not by a field.
     let left = be - i;
-    let m = group_at::<S>(&mut acc, buf, i, left) & hdr & ((u64::MAX >> (64 - left)) >> 1);
+    let m = match buf.get(i..).and_then(|r| r.first_chunk::<66>()) {
+        Some(g) => S::group_fields(&mut acc, g, left),
+        None => S::group_fields_padded(&mut acc, buf, i, left),
+    } & hdr
+        & ((u64::MAX >> (64 - left)) >> 1);
     if !x.fields(buf, i, m, be) {
         return None;
     }
@@ -666,66 +693,102 @@ fn seq_value_slow(buf: &[u8], vs: usize) -> Option<u32> {
 }
 
 #[cfg(test)]
+fn xorshift(x: &mut u64) -> u64 {
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    *x
+}
+
+/// Checks scanner `S` against byte-serial references on random groups biased towards SOH,
+/// digits, `=` and bytes with the high bit set: the SOH mask and the sum of [`Scanner::group`],
+/// and for [`Scanner::group_fields`] the sum and a mask between the exact field-of-interest
+/// SOHs and all SOHs, equal to the SOHs that `model` keeps (given the two bytes after the SOH)
+/// when there is one.
+#[cfg(test)]
+pub(super) fn check_scanner<S: Scanner>(name: &str, model: Option<fn(u8, u8) -> bool>) {
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let mut acc = S::zero();
+    let mut want_sum = 0u32;
+    for round in 0..40_000 {
+        let mut g = [0u8; 66];
+        for c in g.iter_mut() {
+            let r = xorshift(&mut x);
+            *c = match r % 8 {
+                0 | 1 => SOH,
+                2 => 0xFF,
+                3 => b'=',
+                4 => 0x80 | (r >> 8) as u8,
+                5 | 6 => b'0' + ((r >> 8) % 10) as u8,
+                _ => (r >> 8) as u8,
+            };
+        }
+        let n = 1 + (xorshift(&mut x) % 64) as usize;
+        let mut soh = 0u64;
+        let mut exact = 0u64;
+        for k in 0..64 {
+            if g[k] == SOH {
+                soh |= 1 << k;
+                let pair = [g[k + 1], g[k + 2]];
+                let of_interest = (g[k + 1] == b'0' && g[k + 2].is_ascii_digit())
+                    || [b"34", b"36", b"43", b"97", b"12", b"14", b"8="]
+                        .iter()
+                        .any(|p| **p == pair);
+                exact |= u64::from(of_interest) << k;
+            }
+        }
+        let s: u32 = g[..n].iter().map(|&c| u32::from(c)).sum();
+        want_sum = want_sum.wrapping_add(s);
+        let mut g64 = [0u8; 64];
+        g64.copy_from_slice(&g[..64]);
+        if round % 2 == 0 {
+            assert_eq!(
+                S::group(&mut acc, &g64, n),
+                soh,
+                "{name} round {round}: {g:?}"
+            );
+        } else {
+            let m = S::group_fields(&mut acc, &g, n);
+            assert_eq!(m & !soh, 0, "{name} round {round}: a non-SOH bit: {g:?}");
+            assert_eq!(
+                m & exact,
+                exact,
+                "{name} round {round}: a field missed: {g:?}"
+            );
+            if let Some(keep) = model {
+                let want = (0..64)
+                    .filter(|&k| soh >> k & 1 == 1 && keep(g[k + 1], g[k + 2]))
+                    .fold(0u64, |a, k| a | 1 << k);
+                assert_eq!(m, want, "{name} round {round}: not the model's mask: {g:?}");
+            }
+        }
+        assert_eq!(S::total(acc), want_sum, "{name} round {round} n {n}");
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
-    fn xorshift(x: &mut u64) -> u64 {
-        *x ^= *x << 13;
-        *x ^= *x >> 7;
-        *x ^= *x << 17;
-        *x
-    }
-
-    /// Byte-serial reference of a scanner group.
-    fn reference(g: &[u8; 64], n: usize) -> (u64, u32) {
-        let mut m = 0u64;
-        for (k, &c) in g.iter().enumerate() {
-            m |= u64::from(c == SOH) << k;
-        }
-        let s = g[..n].iter().map(|&c| u32::from(c)).sum();
-        (m, s)
-    }
-
-    fn check_scanner<S: Scanner>(name: &str) {
-        let mut x = 0x9E37_79B9_7F4A_7C15u64;
-        let mut acc = S::zero();
-        let mut want_sum = 0u32;
-        for round in 0..20_000 {
-            let mut g = [0u8; 64];
-            for c in g.iter_mut() {
-                let r = xorshift(&mut x);
-                *c = match r % 4 {
-                    0 => SOH,
-                    1 => 0xFF,
-                    _ => (r >> 8) as u8,
-                };
-            }
-            let n = 1 + (xorshift(&mut x) % 64) as usize;
-            let (m, s) = reference(&g, n);
-            want_sum = want_sum.wrapping_add(s);
-            assert_eq!(S::group(&mut acc, &g, n), m, "{name} round {round}: {g:?}");
-            assert_eq!(S::total(acc), want_sum, "{name} round {round} n {n}");
-        }
-    }
-
     #[test]
     fn every_scanner_matches_the_byte_serial_reference() {
-        check_scanner::<Portable>("portable");
+        check_scanner::<Portable>("portable", None);
         #[cfg(target_arch = "x86_64")]
-        check_scanner::<super::super::simd::Sse2>("sse2");
+        check_scanner::<super::super::simd::Sse2>("sse2", None);
         #[cfg(target_arch = "x86_64")]
-        if Kernel::Avx2.is_available() {
-            check_scanner::<super::super::simd::Avx2>("avx2");
+        if let Some(cpu) = Avx2Cpu::detect() {
+            super::super::simd::test_avx2_scanner(cpu);
         } else {
             println!("skipped the AVX2 scanner: this CPU has no AVX2");
         }
     }
 
     /// The kernels this CPU runs.
-    fn kernels() -> Vec<Kernel> {
+    fn kernels() -> Vec<Dispatch> {
         [Kernel::Portable, Kernel::Sse2, Kernel::Avx2]
             .into_iter()
             .filter(|k| k.is_available())
+            .map(Dispatch::new)
             .collect()
     }
 
