@@ -96,6 +96,104 @@ impl SpinPark {
     }
 }
 
+/// How long the engine's loops busy-poll without finding work before [`EnginePark`] sleeps:
+/// about two quiet round trips here, so a healthy round trip is served by spinning.
+pub const ENGINE_SPIN: Duration = Duration::from_micros(50);
+
+/// Longest sleep of [`EnginePark`] (the loop then polls again: timers, heartbeats).
+pub const ENGINE_MAX_PARK: Duration = Duration::from_millis(1);
+
+/// The engine's idle policy in measures 2 and 6 (shared mode, one connection per thread):
+/// busy-polls for [`ENGINE_SPIN`] after the last poll that found work, then sleeps in `ppoll`
+/// until the connection's socket is readable or the next timed action is due (at most
+/// [`ENGINE_MAX_PARK`]), like the raw TCP limit's [`SpinPark`]. A loop that yields instead keeps
+/// its core only while nothing else wants it: on a loaded machine a paced sender that yields
+/// between orders waits whole time slices (milliseconds) for its core back, while a sleeper
+/// woken by its socket runs at once. Before the connection exists it yields.
+#[derive(Debug)]
+pub struct EnginePark {
+    idle_since: Option<Instant>,
+    fd: Arc<std::sync::atomic::AtomicI32>,
+}
+
+impl EnginePark {
+    /// Parks on the socket whose descriptor [`FdConnector`] publishes in `fd` (-1: none yet).
+    pub fn new(fd: Arc<std::sync::atomic::AtomicI32>) -> Self {
+        EnginePark {
+            idle_since: None,
+            fd,
+        }
+    }
+
+    /// After a poll that found work (`true`) or none; `due` is how long until the loop's next
+    /// timed action (None: nothing timed).
+    pub fn idle(&mut self, work: bool, due: Option<Duration>) {
+        if work {
+            self.idle_since = None;
+            return;
+        }
+        let now = Instant::now();
+        let since = *self.idle_since.get_or_insert(now);
+        if now - since < ENGINE_SPIN {
+            std::hint::spin_loop();
+            return;
+        }
+        let fd = self.fd.load(Ordering::Relaxed);
+        let wait = due.map_or(ENGINE_MAX_PARK, |d| d.min(ENGINE_MAX_PARK));
+        if fd < 0 {
+            std::thread::yield_now();
+        } else if !wait.is_zero() {
+            crate::sys::wait_readable(fd, wait);
+        }
+    }
+}
+
+/// A connector that publishes the descriptor of each new connection's socket (for
+/// [`EnginePark`]).
+pub struct FdConnector<C> {
+    inner: C,
+    fd: Arc<std::sync::atomic::AtomicI32>,
+}
+
+impl<C> FdConnector<C> {
+    /// Wraps `inner`; returns it and the shared descriptor (-1 until connected).
+    pub fn new(inner: C) -> (Self, Arc<std::sync::atomic::AtomicI32>) {
+        let fd = Arc::new(std::sync::atomic::AtomicI32::new(-1));
+        (
+            FdConnector {
+                inner,
+                fd: fd.clone(),
+            },
+            fd,
+        )
+    }
+}
+
+impl<C> fixeng::connect::Connector for FdConnector<C>
+where
+    C: fixeng::connect::Connector,
+    C::T: std::os::fd::AsRawFd,
+{
+    type T = C::T;
+
+    fn poll_connect(
+        &mut self,
+        now: fixeng::clock::Nanos,
+    ) -> Result<Option<Self::T>, fixeng::transport::TransportError> {
+        let t = self.inner.poll_connect(now)?;
+        if let Some(t) = &t {
+            self.fd
+                .store(std::os::fd::AsRawFd::as_raw_fd(t), Ordering::Relaxed);
+        }
+        Ok(t)
+    }
+
+    fn on_closed(&mut self, link: &Self::T) {
+        self.fd.store(-1, Ordering::Relaxed);
+        self.inner.on_closed(link);
+    }
+}
+
 /// Pins the current thread to core `i` (modulo the cores present); false if it could not.
 pub fn pin(i: usize) -> bool {
     match core_affinity::get_core_ids() {
@@ -378,7 +476,7 @@ fn store_cfg() -> fixsession::store::MmapStoreConfig {
 }
 
 /// The acceptor side of every engine run: `EchoApp` behind a full pipeline on one thread
-/// pinned to core 1, all agents in shared mode with [`SpinYield`], until `stop`. Returns its
+/// pinned to core 1, all agents in shared mode with [`EnginePark`], until `stop`. Returns its
 /// bytes sent.
 fn spawn_echo_acceptor(
     base: &std::path::Path,
@@ -404,6 +502,7 @@ fn spawn_echo_acceptor(
     )
     .map_err(|e| e.to_string())?;
     let addr = acc.local_addr();
+    let (acc, fd) = FdConnector::new(acc);
     let adir = base.join("acceptor");
     let h = std::thread::spawn(move || -> Result<u64, String> {
         pin(1);
@@ -421,10 +520,10 @@ fn spawn_echo_acceptor(
         );
         let clock = Clock::new();
         let mut n = 0u32;
-        let mut idle = SpinYield::default();
+        let mut idle = EnginePark::new(fd);
         while !(n.is_multiple_of(1024) && stop.load(Ordering::Relaxed)) {
             let w = cycle_fresh(&mut a.agents(), &clock);
-            idle.idle(w > 0);
+            idle.idle(w > 0, None);
             n = n.wrapping_add(1);
         }
         Ok(a.io.stats.bytes_out)
@@ -436,7 +535,7 @@ fn spawn_echo_acceptor(
 /// orders at `rate` per second (0 = as fast as the window allows) with at most `window`
 /// unanswered; histograms cover the orders after the warm-up. Stops early once `limit` has
 /// passed after the warm-up. The initiator runs in shared mode on the calling thread (pinned to
-/// core 0), the acceptor on its own thread (core 1); both poll with [`SpinYield`].
+/// core 0), the acceptor on its own thread (core 1); both poll with [`EnginePark`].
 pub fn engine(plan: Plan, limit: Duration, rate: u64, window: u32) -> Result<EngineRtt, String> {
     use fixeng::apps::LoadApp;
     use fixeng::clock::Clock;
@@ -463,11 +562,12 @@ pub fn engine(plan: Plan, limit: Duration, rate: u64, window: u32) -> Result<Eng
         let mut cfg = SessionConfig::new("FIX.4.4", "CLIENT", "EXCHANGE", Role::Initiator);
         cfg.check_latency = false;
         let clock = Clock::new();
-        let conn = crate::probe::ProbeConnector::new(
-            UringInitiator::new(addr, UringOptions::default(), Duration::from_millis(5)),
-            stamps.clone(),
-            clock,
-        );
+        let (fdc, fd) = FdConnector::new(UringInitiator::new(
+            addr,
+            UringOptions::default(),
+            Duration::from_millis(5),
+        ));
+        let conn = crate::probe::ProbeConnector::new(fdc, stamps.clone(), clock);
         let mut app = LoadApp::new(total, rate);
         app.window = window;
         let app = crate::probe::ProbeApp::new(app, stamps.clone(), clock);
@@ -476,10 +576,19 @@ pub fn engine(plan: Plan, limit: Duration, rate: u64, window: u32) -> Result<Eng
         let mut reset = plan.warmup == 0;
         let mut out0 = (0u64, 0u64, 0u64);
         let mut t_meas = Instant::now();
-        let mut idle = SpinYield::default();
+        let mut idle = EnginePark::new(fd);
         loop {
             let w = cycle_fresh(&mut i.agents(), &clock);
-            idle.idle(w > 0);
+            // The next paced order is due at started_at + sent / rate (LoadApp's schedule).
+            let due = {
+                let l = &i.app.logic().inner;
+                (rate > 0 && l.started_at > 0 && l.sent < l.count && l.sent - l.acked < l.window)
+                    .then(|| {
+                        let at = l.started_at + u64::from(l.sent) * 1_000_000_000 / rate;
+                        Duration::from_nanos(at.saturating_sub(clock.now()))
+                    })
+            };
+            idle.idle(w > 0, due);
             if let Some(e) = i.io.fatal() {
                 return Err(format!("initiator transport failed: {e}"));
             }
@@ -834,14 +943,18 @@ pub fn run(run: &mut Run, quick: bool, progress: &dyn Fn(&str)) {
         "One order in flight; {} warm-up round trips discarded, then up to {} measured (or {} s). \
          Sizes: order {req} B, report {resp} B (the engine run's averages on the wire; the raw \
          TCP rows send the same sizes). Each side is one thread, the two pinned to different \
-         cores. Every polling loop busy-spins and, after a number of empty polls, stops spinning \
-         until the next poll that finds work: the engine and QuickFIX's poll loop yield the \
-         core on each further empty poll (after {SPIN_BEFORE_YIELD}); the raw TCP limit sleeps \
-         in `ppoll` until its socket is readable (after {SPIN_BEFORE_PARK} `recv` calls) (on a shared 2-core machine \
-         pure spinners are descheduled for whole time slices; the first session's raw TCP \
-         limit measured p50 12 ms that way). The ratio columns divide by the busy-polling raw \
+         cores. Every polling loop busy-spins and, after some time without work, stops spinning \
+         until the next poll that finds work: the engine sleeps in `ppoll` until its \
+         connection's socket is readable or its next timed action is due (after {} us without \
+         work, at most {} ms; `bench::latency::EnginePark`); the raw TCP limit sleeps in \
+         `ppoll` until its socket is readable (after {SPIN_BEFORE_PARK} empty `recv` calls); \
+         QuickFIX's poll loop yields the core on each empty poll after {SPIN_BEFORE_YIELD} (its \
+         sockets are inside QuickFIX) (on a shared 2-core machine pure spinners are descheduled \
+         for whole time slices; the first session's raw TCP limit measured p50 12 ms that way). The ratio columns divide by the busy-polling raw \
          TCP row, the limit the issue names. Load average (1/5/15 min) just \
          before the limit was measured: {load_at_limit}.\n",
+        ENGINE_SPIN.as_micros(),
+        ENGINE_MAX_PARK.as_millis(),
         plan.warmup,
         plan.count,
         limit.as_secs()
@@ -970,7 +1083,8 @@ pub fn run(run: &mut Run, quick: bool, progress: &dyn Fn(&str)) {
          every sent chunk for its ClOrdID, both counted). Shared mode: the four agents on one \
          thread, each duty cycle at a fresh clock reading (`cycle_fresh`); the run of \
          measure 2. Dedicated mode: one thread per agent (`fixeng::runner::Dedicated`, pinned \
-         alternately to cores 0 and 1, idling with the same spin-then-yield policy), a separate \
+         alternately to cores 0 and 1, idling with spin-then-yield: its agents have no socket to \
+         sleep on), a separate \
          run of {} + {} round trips; on this 2-core machine its four threads and the acceptor's \
          share two cores, so its figures include hand-offs between descheduled threads.\n",
         ded_plan.warmup, ded_plan.count
@@ -1135,6 +1249,8 @@ mod tests {
                 // The IO thread may hand the first measured order to the transport before the
                 // application thread has ended the warm-up: 39 or 40 send samples.
                 assert!((39..=40).contains(&e.send.len()), "{}", e.send.len());
+                // Every report counts, also one the IO thread stamped after the application
+                // thread read its clock for the duty cycle (`LoadApp::on_message`).
                 assert_eq!(e.internal.len(), 40);
             }
             Err(err) if err.contains("unavailable") => {

@@ -1,8 +1,6 @@
-//! Measure 6 (sustained load: the engine, QuickFIX and raw TCP at the same offered load) and
-//! measure 7 (the FPGA block's figures, read from the fpga engineer's outputs, not measured
-//! here).
+//! Measure 6 (sustained load: the engine, QuickFIX and raw TCP at the same offered load; the
+//! 16-session run with injected gaps is `load16`).
 
-use std::path::Path;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
@@ -43,7 +41,7 @@ pub fn run(run: &mut Run, quick: bool, progress: &dyn Fn(&str)) {
          (or as fast as 256 unanswered orders allow), the acceptor answering each with an \
          ExecutionReport; round trip per order after the warm-up, each run capped at {} s of \
          measuring. Achieved: reports per second of wall time. Engine: as in measure 2 (one \
-         thread per side, pinned, spin-then-yield). Peer: QuickFIX <-> QuickFIX in poll mode at \
+         thread per side, pinned, spin-then-park on the socket). Peer: QuickFIX <-> QuickFIX in poll mode at \
          the same offered load. Limit: raw TCP (non-blocking, TCP_NODELAY, busy-poll then ppoll) \
          sending the engine's order and report sizes at the same offered load and window. The \
          16-session run with injected gaps follows the table.\n",
@@ -270,134 +268,5 @@ fn quickfix_load(
     {
         let _ = (plan, limit, rate, window);
         Err("built without the `peers` feature (scripts/bench.sh enables it)".into())
-    }
-}
-
-/// What the FPGA engineer's documents and outputs say.
-#[derive(Debug, Default, PartialEq)]
-pub struct FpgaFigures {
-    /// Verdict latency in cycles (docs/sequencer.md 6.1).
-    pub latency_cycles: Option<u32>,
-    /// Input bytes per cycle (docs/sequencer.md 6.1).
-    pub bytes_per_cycle: Option<u32>,
-    /// Resource lines from the synthesis summary (`fpga/synth/out/summary.txt`) or from
-    /// docs/sequencer.md 6.3, with their source.
-    pub resources: Vec<(String, String)>,
-    /// Where the resources came from.
-    pub resources_source: Option<String>,
-}
-
-/// Extracts the figures from docs/sequencer.md's text and the synthesis summary's text.
-pub fn parse_fpga(doc: &str, summary: Option<&str>) -> FpgaFigures {
-    let mut f = FpgaFigures::default();
-    if let Some(i) = doc.find("Verdict latency: ") {
-        let rest = &doc[i + "Verdict latency: ".len()..];
-        f.latency_cycles = rest.split_whitespace().next().and_then(|w| w.parse().ok());
-    }
-    if let Some(i) = doc.find("one beat (") {
-        let rest = &doc[i + "one beat (".len()..];
-        f.bytes_per_cycle = rest.split_whitespace().next().and_then(|w| w.parse().ok());
-    }
-    if let Some(s) = summary {
-        for l in s.lines() {
-            let mut w = l.split_whitespace();
-            if let (Some(k), Some(v), None) = (w.next(), w.next(), w.next()) {
-                if v.parse::<u64>().is_ok() {
-                    f.resources.push((k.to_string(), v.to_string()));
-                }
-            }
-        }
-        if !f.resources.is_empty() {
-            f.resources_source = Some("fpga/synth/out/summary.txt (scripts/synth.sh)".into());
-        }
-    }
-    if f.resources.is_empty() {
-        if let Some(i) = doc.find("### 6.3") {
-            let sec = &doc[i..];
-            let end = sec[7..].find("\n### ").map_or(sec.len(), |e| e + 7);
-            for l in sec[..end].lines() {
-                let t = l.trim().trim_start_matches(['*', '-', '|', ' ']);
-                for key in ["LUT", "FF", "BRAM"] {
-                    if let Some(r) = t.strip_prefix(key) {
-                        let v: String = r
-                            .trim_start_matches([' ', ':', '|'])
-                            .chars()
-                            .take_while(|c| c.is_ascii_digit() || *c == ',')
-                            .collect();
-                        if !v.is_empty() && !f.resources.iter().any(|(k, _)| k == key) {
-                            f.resources.push((key.to_string(), v));
-                        }
-                    }
-                }
-            }
-            if !f.resources.is_empty() {
-                f.resources_source = Some("docs/sequencer.md section 6.3".into());
-            }
-        }
-    }
-    f
-}
-
-/// Appends measure 7.
-pub fn fpga(run: &mut Run, progress: &dyn Fn(&str)) {
-    progress("fpga: reading docs/sequencer.md and fpga/synth/out/summary.txt");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let doc = std::fs::read_to_string(root.join("docs/sequencer.md")).unwrap_or_default();
-    let summary = std::fs::read_to_string(root.join("fpga/synth/out/summary.txt")).ok();
-    let f = parse_fpga(&doc, summary.as_deref());
-    run.md("## 7. FPGA sequencer block\n");
-    run.md(
-        "Not measured by this bench: figures quoted from the fpga engineer's outputs, with their \
-         source. Implied values at 322 MHz (3.106 ns per cycle) are computed here.\n",
-    );
-    run.md("| figure | value | at 322 MHz | source |");
-    run.md("|---|---:|---:|---|");
-    match f.latency_cycles {
-        Some(c) => run.md(&format!(
-            "| verdict latency | {c} cycles | {:.1} ns | docs/sequencer.md 6.1 (co-simulation test `verdict_latency_is_two_cycles`) |",
-            f64::from(c) / 0.322
-        )),
-        None => run.md("| verdict latency | not available | | docs/sequencer.md 6.1 |"),
-    }
-    match f.bytes_per_cycle {
-        Some(b) => run.md(&format!(
-            "| input bytes per cycle (peak) | {b} | {:.2} GB/s | docs/sequencer.md 6.1 |",
-            f64::from(b) * 0.322
-        )),
-        None => run.md("| input bytes per cycle | not available | | docs/sequencer.md 6.1 |"),
-    }
-    run.md("| bytes per cycle, random traffic | printed by `cargo test -p fpga-sim --release --test random` | | fpga/sim/tests/random.rs (not run by the bench) |");
-    if f.resources.is_empty() {
-        run.md("| LUT / FF | not available (run scripts/synth.sh) | | docs/sequencer.md 6.3 |");
-    } else {
-        let src = f.resources_source.clone().unwrap_or_default();
-        for (k, v) in &f.resources {
-            run.md(&format!("| {k} | {v} | | {src} |"));
-        }
-    }
-    run.md("\nThe 322 MHz column is hypothetical: the RTL as written is estimated at 29-49 MHz from its logic depth (53 LUT levels on the framer path; `scripts/synth.sh`, docs/sequencer.md 6.3); no timing closure has been attempted.\n");
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fpga_figures_from_texts() {
-        let doc = "x\n**Verdict latency: 2 cycles** after\n**Input throughput: one beat (8 bytes) per cycle.**\n### 6.3 Resources\n\nRESOURCES_TBD\n\n### 6.4 Card\n";
-        let f = parse_fpga(doc, Some("LUT 1234\nFF 567\nBRAM 2\n"));
-        assert_eq!(f.latency_cycles, Some(2));
-        assert_eq!(f.bytes_per_cycle, Some(8));
-        assert_eq!(f.resources[0], ("LUT".to_string(), "1234".to_string()));
-        assert_eq!(f.resources.len(), 3);
-        let g = parse_fpga(doc, None);
-        assert!(g.resources.is_empty());
-        let doc2 = "### 6.3 Resources\n\n| LUT | 4321 |\n| FF | 99 |\n### 6.4\n";
-        let h = parse_fpga(doc2, None);
-        assert_eq!(
-            h.resources,
-            vec![("LUT".into(), "4321".into()), ("FF".into(), "99".into())]
-        );
-        assert_eq!(h.latency_cycles, None);
     }
 }

@@ -8,6 +8,7 @@
 //! latency measure. See docs/benchmarks.md.
 
 mod fastpath;
+mod fpga;
 mod framing;
 mod gap;
 mod latency;
@@ -112,7 +113,7 @@ fn main() {
         load::run(&mut run, quick, &progress);
     }
     if all || what == "fpga" {
-        load::fpga(&mut run, &progress);
+        fpga::run(&mut run, quick, &progress);
     }
     run.md(&format!(
         "\n---\nLoad average (1/5/15 min) at start: {}; at end: {}. Run took {:.0} s.\n",

@@ -22,6 +22,8 @@ for section in "## 1. Parse" "## 2. Round trip" "## 3. Engine-internal" "## 4. R
 done
 check "report.md has the send-side internal row" grep -q '^| send: application -> bytes handed to the transport | shared | [0-9]' "$DIR/report.md"
 check "report.md has the sustained-load limit rows" grep -q '^| paced .* | limit | [0-9]' "$DIR/report.md"
+check "report.md has the FPGA block's measured cycles" grep -q '^| 16 sessions interleaved, no back-pressure | [0-9]' "$DIR/report.md"
+check "report.md has both 50-message gap runs" test "$(grep -c '^### 50-message gap, ' "$DIR/report.md")" -eq 2
 for f in rtt.svg resend.svg internal.svg load.svg; do
   check "$f written" test -s "$DIR/$f"
 done

@@ -207,8 +207,12 @@ impl AppLogic for LoadApp {
                 if t > 0 && now >= t {
                     let _ = self.rtt.record((now - t).max(1));
                 }
-                if d.rx_time > 0 && now >= d.rx_time {
-                    let _ = self.internal.record((now - d.rx_time).max(1));
+                // In dedicated mode the IO thread may stamp a report after this thread read its
+                // clock for the duty cycle (`now < rx_time`): the report was delivered at once,
+                // so it counts as the smallest latency rather than being left out (which would
+                // drop exactly the fastest deliveries from the distribution).
+                if d.rx_time > 0 {
+                    let _ = self.internal.record(now.saturating_sub(d.rx_time).max(1));
                 }
                 self.last_ack_at = now;
             }

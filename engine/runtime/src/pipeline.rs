@@ -1193,7 +1193,12 @@ pub fn pipeline_with_sequencer<C: Connector, S: MessageStore, L: AppLogic>(
             stats: SeqStats::default(),
         },
         session: SessionAgent {
-            session: Session::new(cfg, store, app),
+            session: {
+                // Touch the held-message queue now, not page by page during a gap recovery.
+                let mut s = Session::new(cfg, store, app);
+                s.prefault();
+                s
+            },
             from_seq: v_c,
             ctl: ctl_p,
             tx: tx_p,

@@ -92,6 +92,14 @@ pub struct UringTransport {
     pub enters: u64,
 }
 
+impl std::os::fd::AsRawFd for UringTransport {
+    /// The connection's TCP socket descriptor, for an idle strategy that sleeps until it is
+    /// readable (`poll`/`ppoll`). Do not read or write it: the ring owns its I/O.
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.io.as_raw_fd()
+    }
+}
+
 impl UringTransport {
     /// Wraps an established TCP stream.
     pub fn from_stream(sock: TcpStream, opts: UringOptions) -> Result<Self, TransportError> {

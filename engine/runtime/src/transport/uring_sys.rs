@@ -63,6 +63,14 @@ pub struct UringIo {
     zero_copy: bool,
 }
 
+impl std::os::fd::AsRawFd for UringIo {
+    /// The TCP socket's descriptor (for an idle strategy that waits for it to become readable;
+    /// reading or writing it directly would bypass the ring).
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.sock.as_raw_fd()
+    }
+}
+
 impl UringIo {
     /// Takes ownership of `ring`, `sock` and `bufs`, registers `bufs` as the ring's provided
     /// buffer group, and creates a transmit queue of `send_buffer` bytes. `zero_copy` sends with
