@@ -10,13 +10,25 @@
 # across boundaries may find less) and analysed by the embedded python3 script below.
 # It is logic depth, not timing: yosys has no delay model (see docs/sequencer.md 6.3).
 #
-# Usage: scripts/synth.sh [SESSIONS WINDOW]   (defaults: 64 256, the RTL defaults)
-# Writes the full log, statistics, flattened netlist (JSON) and depth report to fpga/synth/out/
-# (not committed).
+# Usage: scripts/synth.sh [--update] [SESSIONS WINDOW]   (defaults: 64 256, the RTL defaults)
+# Writes the full log, statistics, flattened netlist (JSON) and, to fpga/synth/out/ (not
+# committed): summary.txt (the resource lines), depth.txt (the depth lines) and results.txt (both).
+# With --update (default configuration only) results.txt is also copied to fpga/synth/results.txt,
+# the committed result that scripts/ci/fpga.sh compares a fresh run with (yosys is deterministic
+# for one version and input).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+UPDATE=0
+if [ "${1:-}" = "--update" ]; then
+  UPDATE=1
+  shift
+fi
 SESSIONS=${1:-64}
 WINDOW=${2:-256}
+if [ "$UPDATE" = 1 ] && { [ "$SESSIONS" != 64 ] || [ "$WINDOW" != 256 ]; }; then
+  echo "synth.sh: --update writes the default configuration's result (64 256) only" >&2
+  exit 2
+fi
 log2() { local v=$1 n=0; while [ $((1 << n)) -lt "$v" ]; do n=$((n + 1)); done; echo $n; }
 SW=$(log2 "$SESSIONS")
 WW=$(log2 "$WINDOW")
@@ -61,6 +73,7 @@ END {
 # through, then a delay range from rule-of-thumb per-cell figures (see docs/sequencer.md 6.3).
 dstart=$(date +%s)
 if command -v python3 >/dev/null; then
+rm -f "$OUT/depth.txt"
 python3 - "$OUT/netlist_flat.json" fix_sequencer u_framer u_seq <<'PY' | tee "$OUT/depth.txt"
 import json, re, sys
 from collections import Counter
@@ -173,6 +186,12 @@ for gr in groups:
 PY
 else
   echo "synth.sh: python3 not found, logic depth not analysed"
+fi
+cat "$OUT/summary.txt" > "$OUT/results.txt"
+if [ -f "$OUT/depth.txt" ]; then cat "$OUT/depth.txt" >> "$OUT/results.txt"; fi
+if [ "$UPDATE" = 1 ]; then
+  cp "$OUT/results.txt" fpga/synth/results.txt
+  echo "synth.sh: wrote fpga/synth/results.txt"
 fi
 end2=$(date +%s)
 echo "synth.sh: done in $((end2 - start)) s (synthesis $((end - start)) s, depth $((end2 - dstart)) s; log: $OUT/synth.log)"

@@ -8,28 +8,31 @@
 `define FS_K2 12:10   // 8=FIX matcher
 `define FS_LSOH 13:13   // previous body byte was SOH
 `define FS_START 53:14   // offset of the message's first byte
-`define FS_CNT 77:54   // bytes of the message before this byte
-`define FS_SUM 85:78   // checksum accumulator
-`define FS_BLEN 115:86   // BodyLength value, then body bytes remaining
-`define FS_CKS 125:116   // CheckSum digits value
-`define FS_MTP 128:126   // MsgType phase 0..5
-`define FS_MTL 131:129   // MsgType length, saturating at 5
-`define FS_MT 163:132   // MsgType bytes
-`define FS_FS 165:164   // field sub-state: 0 tag, 1 value, 2 skip
-`define FS_TAG 182:166   // tag value
-`define FS_TAGD 185:183   // tag digits
-`define FS_TAGB 186:186   // tag has a non-digit or a sixth digit
-`define FS_WHICH 189:187   // tag of interest being read (0..5), 7 none
-`define FS_VAL 223:190   // numeric value (10 digits at most)
-`define FS_VLEN 227:224   // value length, saturating at 11
-`define FS_VBAD 228:228   // value has a non-digit
-`define FS_VY 229:229   // first value byte is Y
-`define FS_SEEN 235:230   // tags of interest already seen
-`define FS_FLG 243:236   // extracted flag bits
-`define FS_SEQ 275:244   // MsgSeqNum
-`define FS_SST 277:276   // seq status: 0 valid, 1 missing, 2 invalid
-`define FS_NSN 309:278   // NewSeqNo
-`define FS_W 310
+`define FS_SUM 61:54   // checksum base: the sum so far minus the beat's byte prefix sum (the sum at a beat edge)
+`define FS_WIN 97:62   // low nibbles of the session's last nine kept bytes, the latest in 3:0 (set by fix_framer)
+`define FS_BEND 121:98   // offset of the trailer's first byte, mod 2^24 (in the body)
+`define FS_CKX 133:122   // the message's checksum as 3 BCD digits (in the trailer)
+`define FS_CKOK 134:134   // the CheckSum digits so far match CKX
+`define FS_FIXT 135:135   // BeginString is FIXT.1.1
+`define FS_MTP 138:136   // MsgType phase 0..5
+`define FS_MTL 141:139   // MsgType length, saturating at 5
+`define FS_MT 173:142   // MsgType bytes
+`define FS_FS 175:174   // field sub-state: 0 tag, 1 value, 2 skip
+`define FS_TAG 179:176   // tag value as a trie node over the tags of interest (T_* in fix_byte_step)
+`define FS_TAGD 182:180   // tag digits
+`define FS_TAGB 183:183   // tag has a non-digit or a sixth digit
+`define FS_WHICH 186:184   // tag of interest being read (0..5), 7 none
+`define FS_VAL 226:187   // numeric value (BCD, 10 digits at most)
+`define FS_VLEN 230:227   // value length, saturating at 11
+`define FS_VBAD 231:231   // value has a non-digit
+`define FS_VY 232:232   // first value byte is Y
+`define FS_SEEN 238:233   // tags of interest already seen
+`define FS_FLG 246:239   // extracted flag bits
+`define FS_SEQ 278:247   // MsgSeqNum
+`define FS_SST 280:279   // seq status: 0 valid, 1 missing, 2 invalid
+`define FS_NSN 312:281   // NewSeqNo
+`define FS_RL 320:313   // in the body, bit k: the body ends at the k-th kept byte from here (lane chain only: fix_framer derives it from BEND at a beat start)
+`define FS_W 321
 `define EV_RSN 3:0   // GARBLED reason, 0 = framed
 `define EV_OFF 43:4   // offset of the first byte
 `define EV_LEN 67:44   // length

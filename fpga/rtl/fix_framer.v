@@ -9,6 +9,11 @@
 // session need no forwarding. Up to 8 messages can end in one beat; lane i (byte i) reports
 // the message that ends at byte i, if any, combinationally in the same cycle.
 //
+// What does not depend on the incoming state is computed beside the lane chain: each byte's
+// offset and the prefix sums of the beat's kept bytes (a three-level adder tree). The chain
+// itself carries no arithmetic (fix_byte_step). The checksum base the steps carry is relative
+// to the beat's prefix sum; it is turned back into the sum so far when the state is written.
+//
 // The write port is shared: clr (stream reset of session clr_idx: HUNT, k = 1, offset 0) has
 // priority over the beat; the caller never asserts both for one cycle (fix_sequencer blocks
 // the input while it clears).
@@ -63,13 +68,59 @@ module fix_framer #(
         end
     endfunction
 
+    // Prefix sums of the kept bytes, mod 256: ps[i] = sum of bytes 0..i (Sklansky tree).
+    wire [7:0] kb [0:7];
+    wire [7:0] ps [0:7];
     genvar i;
+    generate
+        for (i = 0; i < 8; i = i + 1) begin : g_kb
+            assign kb[i] = tkeep[i] ? tdata[8*i +: 8] : 8'd0;
+        end
+    endgenerate
+    wire [7:0] q01 = kb[0] + kb[1];
+    wire [7:0] q23 = kb[2] + kb[3];
+    wire [7:0] q45 = kb[4] + kb[5];
+    wire [7:0] q67 = kb[6] + kb[7];
+    wire [7:0] q46 = q45 + kb[6];
+    wire [7:0] q47 = q45 + q67;
+    wire [7:0] q03 = q01 + q23;
+    assign ps[0] = kb[0];
+    assign ps[1] = q01;
+    assign ps[2] = q01 + kb[2];
+    assign ps[3] = q03;
+    assign ps[4] = q03 + kb[4];
+    assign ps[5] = q03 + q45;
+    assign ps[6] = q03 + q46;
+    assign ps[7] = q03 + q47;
+
+    // The low nibbles of the last nine kept bytes before each lane (wn[8]: after the beat).
+    reg [36*9-1:0] wn;
+    integer w;
+    always @* begin
+        wn[35:0] = st0[`FS_WIN];
+        for (w = 0; w < 8; w = w + 1)
+            wn[36*(w+1) +: 36] = tkeep[w] ? {wn[36*w +: 32], tdata[8*w +: 4]} : wn[36*w +: 36];
+    end
+
+    // The body's end as a lane mask for the chain (`FS_RL): bit k when the trailer starts k+1
+    // kept bytes after the beat's first one (meaningful in the body only).
+    wire [23:0] to_end = st0[`FS_BEND] - off_reg[23:0];
+    reg  [7:0]       rl0;
+    reg  [`FS_W-1:0] st0r;
+    integer r;
+    always @* begin
+        for (r = 0; r < 8; r = r + 1)
+            rl0[r] = (to_end == r[23:0] + 24'd1);
+        st0r = st0;
+        st0r[`FS_RL] = rl0;
+    end
+
     generate
         for (i = 0; i < 8; i = i + 1) begin : g_lane
             wire [`FS_W-1:0] si;
             wire [`FS_W-1:0] so;
             if (i == 0) begin : g_first
-                assign si = st0;
+                assign si = st0r;
             end else begin : g_next
                 assign si = g_lane[i-1].so;
             end
@@ -78,6 +129,8 @@ module fix_framer #(
                 .b    (tdata[8*i +: 8]),
                 .en   (beat & tkeep[i]),
                 .pos  (off_reg + {36'd0, kept_before(tkeep, i)}),
+                .psum (ps[i]),
+                .win  (wn[36*i +: 36]),
                 .st_o (so),
                 .ev_v (ev_v[i]),
                 .ev   (ev[i*`EV_W +: `EV_W])
@@ -89,7 +142,15 @@ module fix_framer #(
     // One write port (so that synthesis can map the memories to LUT RAM).
     wire                 we    = clr | beat;
     wire [SESSION_W-1:0] waddr = clr ? clr_idx : tuser;
-    wire [`FS_W-1:0]     wst   = clr ? FS_RESET : st8;
+    // The checksum base after the beat plus the beat's byte sum: the sum so far (for the next
+    // beat, whose prefix sums start at 0).
+    reg  [`FS_W-1:0]     st8n;
+    always @* begin
+        st8n = st8;
+        st8n[`FS_SUM] = st8[`FS_SUM] + ps[7];
+        st8n[`FS_WIN] = wn[36*8 +: 36];
+    end
+    wire [`FS_W-1:0]     wst   = clr ? FS_RESET : st8n;
     wire [39:0]          woff  = clr ? 40'd0 : off_reg + {36'd0, kept_before(tkeep, 8)};
     always @(posedge clk) begin
         if (we) begin

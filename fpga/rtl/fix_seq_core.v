@@ -6,6 +6,11 @@
 // always 0); fr is the framed record (`EV_*). Outputs: the new E and H, the 256-bit verdict
 // record (section 3) and its kind (for the counters). A transcription of
 // hwsim::seq::SeqState::classify with H kept as a shift register instead of a ring.
+//
+// Timing (docs/sequencer.md 6.3): an advance is by 1 (S = E, or a Logon reset) or to NewSeqNo
+// (by N - E), so both window shifts are taken from the inputs beside the classification and
+// one is selected late; the run of held seqs after the advance is found by a tree (no carry
+// chain across the window).
 module fix_seq_core #(
     // WINDOW: received-ahead window W in messages (power of two, >= 256).
     parameter WINDOW    = 256,
@@ -60,12 +65,13 @@ module fix_seq_core #(
     reg [3:0]        why;
     reg              adv;        // advance to x
     reg [31:0]       x;
+    reg              use_n;      // x = n (else x - E = 1, or the window is cleared)
     reg              base_clear; // rule 1: H := 0, E := S before the advance
     reg              hold;       // rule 6: set bit d (and the gap-fill range)
     reg              hold_range;
 
     always @* begin
-        kind_r = K_IN_ORDER; why = 4'd0; adv = 1'b0; x = s + 32'd1;
+        kind_r = K_IN_ORDER; why = 4'd0; adv = 1'b0; x = s + 32'd1; use_n = 1'b0;
         base_clear = 1'b0; hold = 1'b0; hold_range = 1'b0;
         if (rsn != 4'd0) begin
             kind_r = K_GARBLED;
@@ -85,6 +91,7 @@ module fix_seq_core #(
             else begin
                 adv = 1'b1;
                 x = n;
+                use_n = 1'b1;
             end
         end else if (s < e_i) begin
             kind_r = flg[F_POSS_DUP] ? K_DUPLICATE : K_TOO_LOW;
@@ -94,7 +101,10 @@ module fix_seq_core #(
                 kind_r = K_GAP_FILL;
                 if (!has_n) why = 4'd1;
                 else if (n <= s) why = 4'd2;
-                else x = n;
+                else begin
+                    x = n;
+                    use_n = 1'b1;
+                end
             end
         end else if ({1'b0, s} < top) begin
             if (h_i[d]) kind_r = K_DUPLICATE;
@@ -109,35 +119,38 @@ module fix_seq_core #(
     end
 
     // Advance to x: shift H down by x - E (all of it when that is >= W), then release the run
-    // of held seqs at the new E.
-    wire [31:0]       e_base = base_clear ? s : e_i;
-    wire [WINDOW-1:0] h_base = base_clear ? {WINDOW{1'b0}} : h_i;
-    wire [31:0]       sh     = x - e_base;
-    wire              sh_all = (sh >= WINDOW);
-    wire [WINDOW-1:0] h_sh   = sh_all ? {WINDOW{1'b0}} : (h_base >> sh[WINDOW_W-1:0]);
-    // run = trailing ones of h_sh = index of its lowest 0 (W when there is none): isolate the
-    // lowest set bit of ~h_sh (one carry chain), then encode the one-hot with OR trees.
-    wire [WINDOW-1:0] zeros   = ~h_sh;
-    wire [WINDOW-1:0] lowest  = zeros & (~zeros + 1'b1);
-    // Bit i of index_mask(j) is bit j of i.
-    function [WINDOW-1:0] index_mask(input integer j);
-        integer i;
-        begin
-            for (i = 0; i < WINDOW; i = i + 1) index_mask[i] = ((i >> j) & 1) == 1;
-        end
-    endfunction
-    wire [WINDOW_W:0] run;
-    assign run[WINDOW_W] = ~|zeros;
-    genvar g;
+    // of held seqs at the new E. x - E is N - E when use_n, else 1 (S = E, x = S + 1), and a
+    // Logon reset (base_clear: H := 0, E := S, x = S + 1) leaves nothing to shift.
+    wire [31:0]       ne      = n - e_i;
+    wire [WINDOW-1:0] h_by_n  = (ne >= WINDOW) ? {WINDOW{1'b0}} : (h_i >> ne[WINDOW_W-1:0]);
+    wire [WINDOW-1:0] h_by_1  = h_i >> 1;
+    wire [WINDOW-1:0] h_sh    = base_clear ? {WINDOW{1'b0}} : (use_n ? h_by_n : h_by_1);
+    // run = trailing ones of h_sh = index of its lowest 0 (W when there is none), by a binary
+    // tree: level l has a node per 2^l bits with "all ones" and the index of its lowest 0.
+    genvar lv, j;
     generate
-        for (g = 0; g < WINDOW_W; g = g + 1) begin : g_run
-            localparam [WINDOW-1:0] MASK = index_mask(g);
-            assign run[g] = |(lowest & MASK);
+        for (lv = 1; lv <= WINDOW_W; lv = lv + 1) begin : g_t
+            wire [(WINDOW >> lv)-1:0]    a;
+            wire [(WINDOW >> lv)*lv-1:0] ix;
+            for (j = 0; j < (WINDOW >> lv); j = j + 1) begin : g_n
+                if (lv == 1) begin : g_leaf
+                    assign a[j] = h_sh[2*j] & h_sh[2*j+1];
+                    assign ix[j] = h_sh[2*j];
+                end else begin : g_node
+                    wire       lo_a = g_t[lv-1].a[2*j];
+                    wire       hi_a = g_t[lv-1].a[2*j+1];
+                    wire [lv-2:0] lo_ix = g_t[lv-1].ix[(2*j)*(lv-1) +: (lv-1)];
+                    wire [lv-2:0] hi_ix = g_t[lv-1].ix[(2*j+1)*(lv-1) +: (lv-1)];
+                    assign a[j] = lo_a & hi_a;
+                    assign ix[j*lv +: lv] = lo_a ? {1'b1, hi_ix} : {1'b0, lo_ix};
+                end
+            end
         end
     endgenerate
+    wire [WINDOW_W:0] run = g_t[WINDOW_W].a[0] ? WINDOW[WINDOW_W:0]
+                                               : {1'b0, g_t[WINDOW_W].ix[WINDOW_W-1:0]};
 
     // Gap-fill range: bits d+1 .. min(N - E, W) - 1.
-    wire [31:0]       ne      = n - e_i;
     wire [WINDOW_W:0] hi      = (ne >= WINDOW) ? WINDOW[WINDOW_W:0] : ne[WINDOW_W:0];
     wire [WINDOW-1:0] below_hi = ~({WINDOW{1'b1}} << hi);
     wire [WINDOW-1:0] upto_d   = ~({WINDOW{1'b1}} << ({1'b0, d} + 1'b1));
