@@ -963,15 +963,15 @@ pub fn run(run: &mut Run, quick: bool, progress: &dyn Fn(&str)) {
          work, at most {} ms; `bench::latency::EnginePark`); the raw TCP limit sleeps in \
          `ppoll` until its socket is readable (after {SPIN_BEFORE_PARK} empty `recv` calls); \
          QuickFIX's poll loop yields the core on each empty poll after {SPIN_BEFORE_YIELD} (its \
-         sockets are inside QuickFIX) (on a shared 2-core machine pure spinners are descheduled \
-         for whole time slices; the first session's raw TCP limit measured p50 12 ms that way). The ratio columns divide by the busy-polling raw \
+         sockets are inside QuickFIX) (on this 2-vCPU VM two pure spinners measured p50 about 8 ms even \
+         with the machine otherwise idle: docs/benchmarks.md). The ratio columns divide by the busy-polling raw \
          TCP row, the limit the issue names. Load average (1/5/15 min) just \
          before the limit was measured: {load_at_limit}.\n",
-        ENGINE_SPIN.as_micros(),
-        ENGINE_MAX_PARK.as_millis(),
         plan.warmup,
         plan.count,
-        limit.as_secs()
+        limit.as_secs(),
+        ENGINE_SPIN.as_micros(),
+        ENGINE_MAX_PARK.as_millis()
     ));
     run.md(HEAD);
     let lim = tcp.as_ref().ok();
