@@ -416,6 +416,16 @@ pub enum Event<'a> {
         /// Their number.
         count: u32,
     },
+    /// A held SequenceReset-GapFill released in order reached past the number the sequencer
+    /// released up to: it was held when its NewSeqNo lay beyond the window, so the sequencer
+    /// covered its range only to the window's end. The target stops at `released` (where the
+    /// sequencer stands) and `released .. new_seq_no` is asked for again at once.
+    GapFillBeyondWindow {
+        /// The sequencer's (and now the store's) next target number.
+        released: u32,
+        /// The GapFill's NewSeqNo.
+        new_seq_no: u32,
+    },
     /// We sent a TestRequest after a silent interval.
     TestRequestSent,
     /// We sent a Logout.
@@ -1348,12 +1358,27 @@ impl<S: MessageStore, A: Application> Session<S, A> {
             // Split borrow: the held bytes are read while the core and app are mutated.
             let Session { core, app, held } = self;
             let msg = held.msg(s, len);
-            let next = core.process_held(now, s, msg, app, out);
+            let next = core.process_held(now, s, msg, until, app, out);
             if next > s + 1 {
-                let dropped = held.drop_below(next);
+                let dropped = held.drop_below(next.min(until));
                 if dropped > 0 {
                     out.event(&Event::HeldDropped { count: dropped });
                 }
+            }
+            if next > until && next != u32::MAX {
+                // A held GapFill reaching past what the sequencer released: it was held when its
+                // NewSeqNo lay beyond the window, so the sequencer marked its range only up to
+                // the window's end (docs/sequencer.md section 4 rule 6) and now expects `until`.
+                // The target stopped there too (`process_held`), so both agree; the numbers
+                // `until .. next` exist at the peer (the GapFill says so): ask for them now
+                // rather than after the stall timeout (the peer answers with a GapFill).
+                core.note_ahead(next - 1);
+                core.resend = None;
+                out.event(&Event::GapFillBeyondWindow {
+                    released: until,
+                    new_seq_no: next,
+                });
+                return;
             }
             s = next;
         }
@@ -2077,21 +2102,25 @@ impl<S: MessageStore> Core<S> {
         Check::Ok
     }
 
-    /// A held message now in order. Returns the next number to look at (past a GapFill's range).
+    /// A held message now in order. Returns the next number to look at (past a GapFill's range;
+    /// `u32::MAX` when torn down). The target moves at most to `released` (the sequencer's
+    /// `expected_after`): a held GapFill whose NewSeqNo lies beyond it returns its NewSeqNo but
+    /// sets the target to `released`, so that the session never runs ahead of the sequencer.
     fn process_held(
         &mut self,
         now: u64,
         seq: u32,
         msg: &[u8],
+        released: u32,
         app: &mut impl Application,
         out: &mut impl SessionOutput,
     ) -> u32 {
         let s = Scan::of(msg);
         if s.msg_type == Some(b"4") {
-            match self.header_ok(now, seq, &s, app, out) {
-                Check::Ok => {}
-                Check::Rejected => return seq.saturating_add(1),
-                Check::TornDown => return u32::MAX,
+            // A Reject for a bad header (number consumed) does not void the GapFill: the
+            // sequencer has already advanced over its range, as for one that arrives in order.
+            if self.header_ok(now, seq, &s, app, out) == Check::TornDown {
+                return u32::MAX;
             }
             let n = s.new_seq_no.and_then(parse_u32);
             if s.gap_fill {
@@ -2101,7 +2130,7 @@ impl<S: MessageStore> Core<S> {
                             new_seq_no: n,
                             gap_fill: true,
                         });
-                        self.set_target(now, n, app, out);
+                        self.set_target(now, n.min(released.max(seq + 1)), app, out);
                         return n;
                     }
                     _ => {

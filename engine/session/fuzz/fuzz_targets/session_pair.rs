@@ -9,6 +9,9 @@
 //! * memory bounded: each session holds at most `window` messages;
 //! * safety at every step: each application has received the other side's messages exactly
 //!   once, in order, with no skipped message (its record is always `1..=k`);
+//! * the session's next target number and its sequencer's expected number agree (no
+//!   `Event::SequencerMismatch`): a disagreement misclassifies every later message (input
+//!   `corpus/session_pair/regress-liveness-held-gap-fill-beyond-window` stalled recovery so);
 //! * liveness: after the fuzzer's operations, a clean link (reconnecting whenever a side drops
 //!   the connection) delivers every message sent, within a bounded simulated time.
 //!
@@ -41,6 +44,11 @@ struct Out {
     sent: Vec<Vec<u8>>,
     ops: Vec<SequencerOp>,
     disconnected: bool,
+    /// The first `SequencerMismatch` event: the session's target and the sequencer's expected
+    /// number disagree, so every later verdict is misclassified (recovery stalls for the life of
+    /// the connection). The harness applies sequencer operations in order and only `on_connect`
+    /// emits `SetExpected`, so any mismatch here is the engine's.
+    mismatch: Option<String>,
 }
 
 impl SessionOutput for Out {
@@ -50,7 +58,11 @@ impl SessionOutput for Out {
     fn sequencer(&mut self, op: SequencerOp) {
         self.ops.push(op);
     }
-    fn event(&mut self, _ev: &Event<'_>) {}
+    fn event(&mut self, ev: &Event<'_>) {
+        if matches!(ev, Event::SequencerMismatch { .. }) && self.mismatch.is_none() {
+            self.mismatch = Some(format!("{ev:?}"));
+        }
+    }
     fn disconnect(&mut self, _r: DisconnectReason) {
         self.disconnected = true;
     }
@@ -148,6 +160,9 @@ impl Side {
         );
         if let Some(b) = &self.s.app().bad {
             panic!("{who}: exactly-once/in-order violated: {b}");
+        }
+        if let Some(m) = &self.out.mismatch {
+            panic!("{who}: session and sequencer disagree: {m}");
         }
     }
 }
