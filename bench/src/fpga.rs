@@ -111,16 +111,12 @@ pub fn cycle_run(
             return Err("the model never left its reset sweep".into());
         }
     }
-    let mut latency = Histogram::<u64>::new_with_bounds(1, 1 << 20, 3).expect("bounds");
-    // (cycle the ending beat was accepted, session, MsgSeqNum) per message, in verdict order.
-    let mut waiting: VecDeque<(u64, u16, u32)> = VecDeque::new();
+    let mut out = Outputs::new();
     let mut next_end = vec![0usize; streams.len()];
     let mut cycle = 0u64;
     let (mut beats, mut stalled, mut last_accept) = (0u64, 0u64, 0u64);
-    let mut verdicts = 0u64;
-    let mut prev_valid = false;
-    let mut prev_ready = true;
     let mut bp_rng = SmallRng::seed_from_u64(seed ^ 0xB4C4);
+    let mut m_tready = || backpressure <= 0.0 || !bp_rng.gen_bool(backpressure.min(0.99));
     let mut seqs = vec![0u32; streams.len()];
     for &(s, a, e) in &chunks {
         let mut p = a;
@@ -136,28 +132,18 @@ pub fn cycle_run(
                 s_tvalid: true,
                 s_tlast: p + n == e,
                 s_tuser: s as u16,
-                m_tready: backpressure <= 0.0 || !bp_rng.gen_bool(backpressure.min(0.99)),
+                m_tready: m_tready(),
                 ..PinsIn::default()
             };
             let o = m.tick(&inp);
-            if take_verdict(
-                &o,
-                cycle,
-                (prev_valid, prev_ready),
-                &mut waiting,
-                &mut latency,
-            )? {
-                verdicts += 1;
-            }
-            prev_valid = o.m_tvalid;
-            prev_ready = inp.m_tready;
+            out.observe(&o, inp.m_tready, cycle)?;
             if o.s_tready {
                 beats += 1;
                 last_accept = cycle;
                 while next_end[s] < ends[s].len() && ends[s][next_end[s]] <= p + n {
                     next_end[s] += 1;
                     seqs[s] += 1;
-                    waiting.push_back((cycle, s as u16, seqs[s]));
+                    out.waiting.push_back((cycle, s as u16, seqs[s]));
                 }
                 p += n;
             } else {
@@ -167,30 +153,21 @@ pub fn cycle_run(
         }
     }
     // Drain.
-    let limit = cycle + 1_000 + 4 * waiting.len() as u64 * (1 + (backpressure * 100.0) as u64);
-    while verdicts < total_msgs && cycle < limit {
+    let limit = cycle + 1_000 + 4 * out.waiting.len() as u64 * (1 + (backpressure * 100.0) as u64);
+    while out.verdicts < total_msgs && cycle < limit {
         let inp = PinsIn {
-            m_tready: backpressure <= 0.0 || !bp_rng.gen_bool(backpressure.min(0.99)),
+            m_tready: m_tready(),
             ..PinsIn::default()
         };
         let o = m.tick(&inp);
-        if take_verdict(
-            &o,
-            cycle,
-            (prev_valid, prev_ready),
-            &mut waiting,
-            &mut latency,
-        )? {
-            verdicts += 1;
-        }
-        prev_valid = o.m_tvalid;
-        prev_ready = inp.m_tready;
+        out.observe(&o, inp.m_tready, cycle)?;
         cycle += 1;
     }
-    if verdicts != total_msgs || !waiting.is_empty() {
+    if out.verdicts != total_msgs || !out.waiting.is_empty() {
         return Err(format!(
-            "{verdicts} verdicts for {total_msgs} messages ({} waiting)",
-            waiting.len()
+            "{} verdicts for {total_msgs} messages ({} waiting)",
+            out.verdicts,
+            out.waiting.len()
         ));
     }
     Ok(CycleRun {
@@ -200,33 +177,51 @@ pub fn cycle_run(
         beats,
         input_cycles: last_accept + 1,
         stalled,
-        latency,
+        latency: out.latency,
     })
 }
 
-/// A new verdict on `m_axis` in `cycle` (valid, and the previous cycle's was empty or taken):
-/// checks it against the oldest waiting message and records its latency. True if there was one.
-fn take_verdict(
-    o: &PinsOut,
-    cycle: u64,
-    (prev_valid, prev_ready): (bool, bool),
-    waiting: &mut VecDeque<(u64, u16, u32)>,
-    latency: &mut Histogram<u64>,
-) -> Result<bool, String> {
-    if !o.m_tvalid || (prev_valid && !prev_ready) {
-        return Ok(false);
+/// What the verdict output has shown so far, against the messages whose last beat went in.
+struct Outputs {
+    /// (cycle the ending beat was accepted, session, MsgSeqNum) per message, in verdict order.
+    waiting: VecDeque<(u64, u16, u32)>,
+    latency: Histogram<u64>,
+    verdicts: u64,
+    /// `m_axis_tvalid` and `m_axis_tready` of the previous cycle.
+    prev: (bool, bool),
+}
+
+impl Outputs {
+    fn new() -> Self {
+        Outputs {
+            waiting: VecDeque::new(),
+            latency: Histogram::new_with_bounds(1, 1 << 20, 3).expect("bounds"),
+            verdicts: 0,
+            prev: (false, true),
+        }
     }
-    let v = Verdict::from_words(o.m_tdata);
-    let Some((t, s, seq)) = waiting.pop_front() else {
-        return Err(format!("a verdict with no message: {v:?}"));
-    };
-    if v.kind() != Some(Kind::InOrder) || v.session != s || v.seq != seq {
-        return Err(format!(
-            "verdict {v:?} for message {seq} of session {s} (expected IN_ORDER)"
-        ));
+
+    /// One cycle's outputs `o` (with the `m_tready` offered in it): a new verdict on `m_axis`
+    /// (valid, and the previous cycle's was empty or taken) is checked against the oldest
+    /// waiting message and its latency recorded.
+    fn observe(&mut self, o: &PinsOut, m_tready: bool, cycle: u64) -> Result<(), String> {
+        let (prev_valid, prev_ready) = std::mem::replace(&mut self.prev, (o.m_tvalid, m_tready));
+        if !o.m_tvalid || (prev_valid && !prev_ready) {
+            return Ok(());
+        }
+        let v = Verdict::from_words(o.m_tdata);
+        let Some((t, s, seq)) = self.waiting.pop_front() else {
+            return Err(format!("a verdict with no message: {v:?}"));
+        };
+        if v.kind() != Some(Kind::InOrder) || v.session != s || v.seq != seq {
+            return Err(format!(
+                "verdict {v:?} for message {seq} of session {s} (expected IN_ORDER)"
+            ));
+        }
+        self.latency.record(cycle - t).map_err(|e| e.to_string())?;
+        self.verdicts += 1;
+        Ok(())
     }
-    latency.record(cycle - t).map_err(|e| e.to_string())?;
-    Ok(true)
 }
 
 /// The synthesis results: resource lines and logic-depth lines, with their source.
