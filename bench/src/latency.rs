@@ -1165,17 +1165,7 @@ pub fn run(run: &mut Run, quick: bool, progress: &dyn Fn(&str)) {
             )),
         }
     }
-    if !int_series.is_empty() {
-        let series: Vec<Series<'_>> = int_series
-            .iter()
-            .map(|(l, h)| Series {
-                label: l.clone(),
-                hist: h,
-            })
-            .collect();
-        let files = run.latency_files("internal", "Engine-internal latency (us)", &series);
-        run.md(&format!("\nFiles: {}\n", files.join(", ")));
-    }
+    run.latency_files_md("internal", "Engine-internal latency (us)", &int_series);
 }
 
 /// Sizes of a typical NewOrderSingle and ExecutionReport, when the engine run gave none.

@@ -6,7 +6,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 
 use crate::latency::{engine, raw_tcp_load, Plan};
-use crate::report::{ratio, us, Run, Series};
+use crate::report::{ratio, us, Run};
 
 /// One contender's result at one offered load.
 struct LoadRow {
@@ -115,17 +115,7 @@ pub fn run(run: &mut Run, quick: bool, progress: &dyn Fn(&str)) {
             }
         }
     }
-    if !hists.is_empty() {
-        let series: Vec<Series<'_>> = hists
-            .iter()
-            .map(|(l, h)| Series {
-                label: l.clone(),
-                hist: h,
-            })
-            .collect();
-        let files = run.latency_files("load", "Round trip under sustained load (us)", &series);
-        run.md(&format!("\nFiles: {}\n", files.join(", ")));
-    }
+    run.latency_files_md("load", "Round trip under sustained load (us)", &hists);
     multi(run, quick, progress);
 }
 
@@ -236,21 +226,11 @@ fn multi(run: &mut Run, quick: bool, progress: &dyn Fn(&str)) {
             )),
         }
     }
-    if !hists.is_empty() {
-        let series: Vec<Series<'_>> = hists
-            .iter()
-            .map(|(l, h)| Series {
-                label: l.clone(),
-                hist: h,
-            })
-            .collect();
-        let files = run.latency_files(
-            "load16",
-            "Round trip, 16 sessions with injected gaps (us)",
-            &series,
-        );
-        run.md(&format!("\nFiles: {}\n", files.join(", ")));
-    }
+    run.latency_files_md(
+        "load16",
+        "Round trip, 16 sessions with injected gaps (us)",
+        &hists,
+    );
 }
 
 fn quickfix_load(

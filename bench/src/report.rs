@@ -239,6 +239,28 @@ impl Run {
         names
     }
 
+    /// [`Run::latency_files`] for labelled histograms, followed by the report's "Files:" line;
+    /// nothing when `hists` is empty.
+    pub fn latency_files_md(
+        &mut self,
+        stem: &str,
+        title: &str,
+        hists: &[(String, Histogram<u64>)],
+    ) {
+        if hists.is_empty() {
+            return;
+        }
+        let series: Vec<Series<'_>> = hists
+            .iter()
+            .map(|(l, h)| Series {
+                label: l.clone(),
+                hist: h,
+            })
+            .collect();
+        let files = self.latency_files(stem, title, &series);
+        self.md(&format!("\nFiles: {}\n", files.join(", ")));
+    }
+
     /// Appends markdown; keeps headings, paragraphs and tables apart with blank lines.
     pub fn md(&mut self, text: &str) {
         let last = self
