@@ -1,8 +1,11 @@
 // Flat C interface to the Verilated fix_sequencer for the Rust wrapper (src/sys.rs).
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 
 #include "Vfix_sequencer.h"
+#include "Vfix_sequencer___024root.h"
 #include "verilated.h"
 #include "verilated_vcd_c.h"
 
@@ -38,6 +41,8 @@ struct FsSim {
     Vfix_sequencer* top;
     VerilatedVcdC* vcd;
     uint64_t time;
+    // fs_snapshot's copy of the model's state (the Verilated root), or null.
+    void* snap;
 };
 
 FsSim* fs_new(void) {
@@ -46,6 +51,7 @@ FsSim* fs_new(void) {
     s->top = new Vfix_sequencer(&s->ctx, "fix_sequencer");
     s->vcd = nullptr;
     s->time = 0;
+    s->snap = nullptr;
     s->top->clk = 0;
     s->top->rst = 1;
     s->top->eval();
@@ -59,7 +65,27 @@ void fs_free(FsSim* s) {
     }
     s->top->final();
     delete s->top;
+    std::free(s->snap);
     delete s;
+}
+
+// The state of a Verilated model is the plain data of its root object (signals, memories,
+// trigger flags; no owning pointer: the only pointers, to the symbol table and the instance
+// name, stay valid as long as the instance does). fs_snapshot copies those bytes; fs_restore
+// copies them back into the same instance, which then continues exactly as it would have from
+// the snapshot's cycle. A snapshot is only ever restored into the instance it was taken from.
+int fs_snapshot(FsSim* s) {
+    const size_t n = sizeof(Vfix_sequencer___024root);
+    if (!s->snap) s->snap = std::malloc(n);
+    if (!s->snap) return 0;
+    std::memcpy(s->snap, static_cast<void*>(s->top->rootp), n);
+    return 1;
+}
+
+int fs_restore(FsSim* s) {
+    if (!s->snap) return 0;
+    std::memcpy(static_cast<void*>(s->top->rootp), s->snap, sizeof(Vfix_sequencer___024root));
+    return 1;
 }
 
 int fs_trace_open(FsSim* s, const char* path) {

@@ -359,7 +359,16 @@ pub struct Bench<S> {
 impl<S: Sim> Bench<S> {
     /// Resets `sim` and waits until it accepts input.
     pub fn new(sim: S, opts: DriveOpts) -> Result<Self, BenchError> {
-        let mut b = Bench {
+        let mut b = Bench::ready(sim, opts);
+        b.reset()?;
+        Ok(b)
+    }
+
+    /// Takes `sim` as it is, without a reset: for a simulation already reset and accepting
+    /// input (for instance one restored from a snapshot taken right after [`Bench::new`]).
+    /// Cycle numbers start at 0.
+    pub fn ready(sim: S, opts: DriveOpts) -> Self {
+        Bench {
             sim,
             cycle: 0,
             verdicts: Vec::new(),
@@ -373,9 +382,7 @@ impl<S: Sim> Bench<S> {
             burst_left: 0,
             trace_at: None,
             sink: None,
-        };
-        b.reset()?;
-        Ok(b)
+        }
     }
 
     /// Opens a waveform at `path` when the cycle counter reaches `cycle`.

@@ -42,6 +42,22 @@ impl Rtl {
         self.m.trace_close()
     }
 
+    /// Saves the RTL's whole state (registers and memories), replacing an earlier snapshot.
+    /// False if it could not (out of memory).
+    ///
+    /// With [`Rtl::restore`] this lets a caller that runs many short scripts (the `rtl` fuzz
+    /// target) snapshot once after reset and skip the reset sweep of the session tables for
+    /// each script.
+    pub fn snapshot(&mut self) -> bool {
+        self.m.snapshot()
+    }
+
+    /// Returns to the state of the last [`Rtl::snapshot`]: the next cycle behaves exactly as
+    /// the cycle after the snapshot did. False (and no change) if there is no snapshot.
+    pub fn restore(&mut self) -> bool {
+        self.m.restore()
+    }
+
     fn cycle(&mut self, inp: &PinsIn, rst: bool) -> PinsOut {
         let sw = self.cfg.session_w();
         let si = sys::SigIn {

@@ -44,6 +44,8 @@ extern "C" {
     fn fs_tick(s: *mut FsSim, inp: *const SigIn, out: *mut SigOut);
     fn fs_trace_open(s: *mut FsSim, path: *const std::os::raw::c_char) -> i32;
     fn fs_trace_close(s: *mut FsSim);
+    fn fs_snapshot(s: *mut FsSim) -> i32;
+    fn fs_restore(s: *mut FsSim) -> i32;
 }
 
 /// Owner of one Verilated `fix_sequencer` instance (its own `VerilatedContext`).
@@ -82,6 +84,20 @@ impl Model {
         // SAFETY: live instance; `s` is a NUL-terminated string that outlives the call (the
         // writer copies the name).
         unsafe { fs_trace_open(self.p.as_ptr(), s.as_ptr()) == 1 }
+    }
+
+    /// Saves the instance's state (replacing an earlier snapshot). False if out of memory.
+    pub fn snapshot(&mut self) -> bool {
+        // SAFETY: live instance; the shim copies the model's root object into a buffer it owns.
+        unsafe { fs_snapshot(self.p.as_ptr()) == 1 }
+    }
+
+    /// Puts the instance back in the state of its last [`Model::snapshot`]. False (and no
+    /// change) if there is none.
+    pub fn restore(&mut self) -> bool {
+        // SAFETY: live instance; the shim copies back only a snapshot taken from this same
+        // instance, so every pointer inside the restored bytes is the one the instance holds.
+        unsafe { fs_restore(self.p.as_ptr()) == 1 }
     }
 
     /// Flushes and closes the waveform, if any.

@@ -3,7 +3,8 @@
 //! This checks that assumption on the committed `rtl` corpus: an input run on a model that has
 //! already run another input, then been reset, gives exactly the verdicts (and cycles) of a fresh
 //! model, and stays in lock step with a fresh cycle model. It also checks that the comparison can
-//! fail: without the reset, leftover state changes what some input produces.
+//! fail: without the reset, leftover state changes what some input produces. The same for the
+//! snapshot the target restores instead of most resets (`fuzz_targets/rtl_start.rs`).
 //!
 //! `cargo test --manifest-path hwsim/fuzz/Cargo.toml --features rtl --release` (verilates the
 //! RTL; without the feature this file is empty).
@@ -13,6 +14,9 @@
 #[path = "../fuzz_targets/ops.rs"]
 #[allow(dead_code)]
 mod ops;
+#[path = "../fuzz_targets/rtl_start.rs"]
+#[allow(dead_code)]
+mod rtl_start;
 
 use std::path::Path;
 
@@ -112,5 +116,48 @@ fn reset_rtl_behaves_like_a_fresh_one() {
     println!(
         "rtl_reset: {} pairs equal after reset; {leaked} differ without it",
         inputs.len() - 1
+    );
+}
+
+#[test]
+fn restored_rtl_behaves_like_a_fresh_one() {
+    let inputs = corpus(60);
+    assert!(inputs.len() >= 10, "the rtl corpus is missing");
+    let mut rtl: Option<Rtl> = None;
+    let mut leaked = 0;
+    for (i, data) in inputs.iter().enumerate() {
+        let (p, steps) = ops::decode(data).expect("input decodes");
+        let script = ops::bench_ops(&steps);
+        // Fresh RTL, reset for real: the reference. Its cycle numbers count the reset sweep.
+        let (want, _, _) = run(fresh_model(), Rtl::new(), data)
+            .unwrap_or_else(|e| panic!("input {i}: fresh RTL vs cycle model: {e}"));
+        let sweep = Bench::new(fresh_model(), p.drive)
+            .expect("model reset")
+            .cycle;
+        let want: Vec<(u64, Verdict)> = want.into_iter().map(|(c, v)| (c - sweep, v)).collect();
+        // The first input snapshots a new RTL after its reset; every later one restores it.
+        let mut b = rtl_start::start(rtl.take(), false, p.drive)
+            .unwrap_or_else(|e| panic!("input {i}: start: {e}"));
+        b.run(&script)
+            .and_then(|_| b.drain())
+            .unwrap_or_else(|e| panic!("input {i}: restored RTL vs cycle model: {e}"));
+        assert_eq!(b.verdicts, want, "input {i}: restored RTL: verdicts differ");
+        // Sensitivity: the same input on the RTL as the last input left it (no restore), against
+        // a cycle model that was reset: some inputs notice.
+        let model = Bench::new(fresh_model(), p.drive).expect("model reset").sim;
+        let mut d = Bench::ready(Lockstep::new(model, b.sim.b), p.drive);
+        match d.run(&script).and_then(|_| d.drain()) {
+            Ok(()) if d.verdicts == want => {}
+            _ => leaked += 1,
+        }
+        rtl = Some(d.sim.b);
+    }
+    assert!(
+        leaked > 0,
+        "no input noticed a missing restore: the comparison cannot fail"
+    );
+    println!(
+        "rtl_reset: {} inputs equal after restore; {leaked} differ without it",
+        inputs.len()
     );
 }
