@@ -13,6 +13,10 @@ LOG_DIR=${LOG_DIR:-$ROOT/target/test-logs}
 mkdir -p "$LOG_DIR"
 export CARGO_TERM_COLOR=never
 export RUST_BACKTRACE=1
+# The Verilated RTL is compiled once and shared by the builds that link it (the co-simulation
+# tests, the rtl fuzz target): fpga/sim/build.rs keys it by RTL, Verilator version and flags.
+export FPGA_SIM_CACHE=${FPGA_SIM_CACHE:-${CARGO_TARGET_DIR:-$ROOT/target}/verilated-cache}
+mkdir -p "$FPGA_SIM_CACHE"
 
 declare -a STEP_NAMES=() STEP_RESULTS=() STEP_SECS=()
 TOTAL_PASSED=0

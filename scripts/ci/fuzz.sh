@@ -5,8 +5,9 @@
 #   scripts/ci/fuzz.sh [SECONDS_PER_TARGET]     default 20
 #
 # Targets: session_pair, session_hostile (engine/session/fuzz), fast_cycle_ref (hwsim/fuzz),
-# framer (engine/codec/fuzz, when present), rtl (hwsim/fuzz, only with FIXENG_FUZZ_RTL=1: needs
-# verilator). Uses nightly (installed if missing and reachable; else stable with RUSTC_BOOTSTRAP=1); installs cargo-fuzz if missing.
+# framer (engine/codec/fuzz, when present), rtl (hwsim/fuzz, when verilator is installed;
+# FIXENG_FUZZ_RTL=0 leaves it out: with FPGA_SIM_CACHE set, as scripts/test.sh does, it reuses
+# the Verilated model the fpga step compiled, else it verilates the RTL itself). Uses nightly (installed if missing and reachable; else stable with RUSTC_BOOTSTRAP=1); installs cargo-fuzz if missing.
 # Runs with AddressSanitizer (cargo-fuzz's default): loading the committed corpus executes every
 # input under ASan first, which checks the unsafe SIMD code on everything the long, sanitizer-free
 # campaigns (scripts/fuzz-long.sh) found. Inputs are capped like the long runs (-max_len).
@@ -61,7 +62,14 @@ run engine/session/fuzz session_pair
 run engine/session/fuzz session_hostile
 run hwsim/fuzz fast_cycle_ref
 [ -d engine/codec/fuzz ] && run engine/codec/fuzz framer
-if [ "${FIXENG_FUZZ_RTL:-0}" = 1 ]; then
-  if command -v verilator >/dev/null; then run hwsim/fuzz rtl --features rtl; else echo "fuzz: rtl SKIP: no verilator"; fi
+if [ "${FIXENG_FUZZ_RTL:-1}" = 1 ]; then
+  if command -v verilator >/dev/null; then
+    # The rtl target's premise first: a reset or snapshot-restored RTL behaves like a fresh one.
+    echo "== fuzz rtl: reset and restore checks (hwsim/fuzz/tests/rtl_reset.rs)"
+    cargo test --manifest-path hwsim/fuzz/Cargo.toml --features rtl --release -- --nocapture
+    run hwsim/fuzz rtl --features rtl
+  else
+    echo "fuzz: rtl SKIP: no verilator (apt install verilator)"
+  fi
 fi
 echo "fuzz: OK"
