@@ -63,11 +63,7 @@ fn held_gap_fill_beyond_the_window_does_not_run_ahead_of_the_sequencer() {
         expect connected
         ",
     );
-    assert!(
-        !h.out.events.iter().any(|e| e.contains("SequencerMismatch")),
-        "the session and the sequencer disagreed: {:#?}",
-        h.out.events
-    );
+    assert_no_sequencer_mismatch(&h);
 }
 
 /// The same with a closed-interval request: only the numbers the GapFill claims beyond the
@@ -96,7 +92,7 @@ fn held_gap_fill_beyond_the_window_closed_interval() {
         expect nosend
         ",
     );
-    assert!(!h.out.events.iter().any(|e| e.contains("SequencerMismatch")));
+    assert_no_sequencer_mismatch(&h);
 }
 
 /// A held GapFill that gets a Reject for its header (PossDupFlag=Y without OrigSendingTime:
@@ -119,5 +115,5 @@ fn held_gap_fill_with_a_rejected_header_still_covers_its_range() {
         expect nosend
         ",
     );
-    assert!(!h.out.events.iter().any(|e| e.contains("SequencerMismatch")));
+    assert_no_sequencer_mismatch(&h);
 }

@@ -1299,11 +1299,7 @@ fn no_sequencer_mismatch_in_normal_operation() {
         expect deliver 34=5..6
         ",
     );
-    assert!(
-        !h.out.events.iter().any(|e| e.contains("SequencerMismatch")),
-        "{:?}",
-        h.out.events
-    );
+    assert_no_sequencer_mismatch(&h);
 }
 
 /// Every outgoing message is in the store before its bytes are handed to the transport.

@@ -475,3 +475,13 @@ pub fn scenario_with(cfg: SessionConfig, script: &str) -> Harness {
     h.run(script);
     h
 }
+
+/// Fails if the session reported that its target and the sequencer's expected number disagree
+/// (`Event::SequencerMismatch`): every later verdict would be misclassified.
+pub fn assert_no_sequencer_mismatch(h: &Harness) {
+    assert!(
+        !h.out.events.iter().any(|e| e.contains("SequencerMismatch")),
+        "the session and the sequencer disagreed: {:#?}",
+        h.out.events
+    );
+}
