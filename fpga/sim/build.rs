@@ -60,18 +60,21 @@ fn verilate() {
     .collect();
     let cflags = ["-CFLAGS", "-O2 -fPIC"];
 
-    // The Verilated objects depend only on the RTL, Verilator and these flags, not on the Rust
+    // The Verilated objects depend only on the RTL, Verilator, the C++ compiler and these flags, not on the Rust
     // build (profile, RUSTFLAGS, sanitizers), so builds that differ only there (the test build,
     // the fuzz build) can share them: with FPGA_SIM_CACHE=<dir>, the model directory is kept
     // in <dir>/<key> and reused when the key matches.
     println!("cargo:rerun-if-env-changed=FPGA_SIM_CACHE");
     println!("cargo:rerun-if-env-changed=VERILATOR");
+    println!("cargo:rerun-if-env-changed=CXX");
     let version = Command::new(&verilator)
         .arg("--version")
         .output()
         .unwrap_or_else(|e| panic!("cannot run {verilator} (install verilator >= 5): {e}"));
     let mut key = Fnv::new();
     key.add(&version.stdout);
+    // Verilator's makefile compiles with $CXX (default g++); a different compiler is a new key.
+    key.add(std::env::var("CXX").unwrap_or_default().as_bytes());
     for a in args.iter().map(String::as_str).chain(cflags) {
         key.add(a.as_bytes());
     }
