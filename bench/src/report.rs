@@ -1,7 +1,6 @@
 //! Output of a run: the run directory, `.hgrm` files (HdrHistogram's percentile distribution
 //! text format), SVG percentile plots and `report.md`.
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use hdrhistogram::Histogram;
@@ -19,76 +18,8 @@ pub fn us(h: &Histogram<u64>, p: f64) -> f64 {
     h.value_at_percentile(p) as f64 / 1e3
 }
 
-/// The HdrHistogram percentile distribution text of `h` (values in ns, printed in `unit_ratio`
-/// units, e.g. 1000.0 for microseconds), exactly as Java's
-/// `Histogram.outputPercentileDistribution(out, 5, unitRatio)` prints it.
-pub fn hgrm(h: &Histogram<u64>, unit_ratio: f64) -> String {
-    let d = usize::from(SIGFIG);
-    let mut s = String::new();
-    let _ = write!(
-        s,
-        "{:>12} {:>14} {:>10} {:>14}\n\n",
-        "Value", "Percentile", "TotalCount", "1/(1-Percentile)"
-    );
-    if h.is_empty() {
-        let _ = writeln!(
-            s,
-            "#[Mean    = {:>12.d$}, StdDeviation   = {:>12.d$}]",
-            0.0, 0.0
-        );
-        let _ = writeln!(s, "#[Max     = {:>12.d$}, Total count    = {:>12}]", 0.0, 0);
-        let _ = writeln!(
-            s,
-            "#[Buckets = {:>12}, SubBuckets     = {:>12}]",
-            h.buckets(),
-            sub_buckets()
-        );
-        return s;
-    }
-    let mut total = 0u64;
-    for v in h.iter_quantiles(5) {
-        total += v.count_since_last_iteration();
-        let value = v.value_iterated_to() as f64 / unit_ratio;
-        let q = v.quantile_iterated_to();
-        if q < 1.0 {
-            let _ = writeln!(
-                s,
-                "{:>12.d$} {:>2.12} {:>10} {:>14.2}",
-                value,
-                q,
-                total,
-                1.0 / (1.0 - q)
-            );
-        } else {
-            let _ = writeln!(s, "{:>12.d$} {:>2.12} {:>10}", value, q, total);
-        }
-    }
-    let _ = writeln!(
-        s,
-        "#[Mean    = {:>12.d$}, StdDeviation   = {:>12.d$}]",
-        h.mean() / unit_ratio,
-        h.stdev() / unit_ratio
-    );
-    let _ = writeln!(
-        s,
-        "#[Max     = {:>12.d$}, Total count    = {:>12}]",
-        h.max() as f64 / unit_ratio,
-        h.len()
-    );
-    let _ = writeln!(
-        s,
-        "#[Buckets = {:>12}, SubBuckets     = {:>12}]",
-        h.buckets(),
-        sub_buckets()
-    );
-    s
-}
-
-/// HdrHistogram's sub-bucket count for [`SIGFIG`] digits (2048 for 3).
-fn sub_buckets() -> u64 {
-    let largest = 2 * 10u64.pow(u32::from(SIGFIG));
-    largest.next_power_of_two()
-}
+/// The HdrHistogram percentile distribution text (`.hgrm`) of `h`: see [`fixhgrm::hgrm`].
+pub use fixhgrm::hgrm;
 
 /// One series of a percentile plot.
 pub struct Series<'a> {
@@ -347,43 +278,6 @@ mod tests {
         assert_eq!(civil(0), (1970, 1, 1));
         assert_eq!(civil(19_000), (2022, 1, 8));
         assert_eq!(civil(20_416), (2025, 11, 24));
-    }
-
-    #[test]
-    fn hgrm_format() {
-        let mut h = histogram();
-        for v in 1..=1000u64 {
-            h.record(v * 1000).unwrap();
-        }
-        let t = hgrm(&h, 1e3);
-        let lines: Vec<&str> = t.lines().collect();
-        assert_eq!(
-            lines[0],
-            "       Value     Percentile TotalCount 1/(1-Percentile)"
-        );
-        assert_eq!(lines[1], "");
-        // First row: the minimum at percentile 0.
-        assert!(
-            lines[2].starts_with("       1.000 0.000000000000 "),
-            "{}",
-            lines[2]
-        );
-        // Last data row: percentile 1.0, no 1/(1-p) column, full count.
-        let last = lines[lines.len() - 4];
-        let cols: Vec<&str> = last.split_whitespace().collect();
-        assert_eq!(cols.len(), 3, "{last}");
-        assert_eq!(cols[1], "1.000000000000");
-        assert_eq!(cols[2], "1000");
-        assert!(lines[lines.len() - 3].starts_with("#[Mean    = "));
-        assert!(lines[lines.len() - 2].contains("Total count    =         1000]"));
-        assert!(lines[lines.len() - 1].contains("SubBuckets     =         2048]"));
-        // Counts never decrease.
-        let mut prev = 0u64;
-        for l in &lines[2..lines.len() - 3] {
-            let c: u64 = l.split_whitespace().nth(2).unwrap().parse().unwrap();
-            assert!(c >= prev);
-            prev = c;
-        }
     }
 
     #[test]

@@ -45,32 +45,7 @@ fn write_hgrm(hist: &Histogram<u64>) {
     else {
         return;
     };
-    let mut out = String::from("       Value     Percentile TotalCount 1/(1-Percentile)\n\n");
-    let mut total = 0u64;
-    for v in hist.iter_quantiles(1) {
-        total += v.count_since_last_iteration();
-        let q = v.quantile_iterated_to();
-        let inv = if q < 1.0 {
-            1.0 / (1.0 - q)
-        } else {
-            f64::INFINITY
-        };
-        out += &format!(
-            "{:12.3} {:2.12} {:10} {:14.2}\n",
-            v.value_iterated_to() as f64 / 1e3,
-            q,
-            total,
-            inv
-        );
-    }
-    out += &format!(
-        "#[Mean    = {:12.3}, StdDeviation   = {:12.3}]\n#[Max     = {:12.3}, Total count    = {:12}]\n",
-        hist.mean() / 1e3,
-        hist.stdev() / 1e3,
-        hist.max() as f64 / 1e3,
-        hist.len()
-    );
-    std::fs::write(&path, out).expect("write --hgrm file");
+    std::fs::write(&path, fixhgrm::hgrm(hist, 1e3)).expect("write --hgrm file");
 }
 
 fn setup(role: &str, socket: &str, lcore: u32) -> (Port, Mempool) {

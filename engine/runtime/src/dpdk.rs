@@ -650,32 +650,7 @@ pub mod peer {
 
     /// HdrHistogram's percentile-distribution text (the `.hgrm` format), values in µs.
     pub fn hgrm(h: &hdrhistogram::Histogram<u64>) -> String {
-        let mut out = String::from("       Value     Percentile TotalCount 1/(1-Percentile)\n\n");
-        let mut total = 0u64;
-        for v in h.iter_quantiles(1) {
-            total += v.count_since_last_iteration();
-            let q = v.quantile_iterated_to();
-            let inv = if q < 1.0 {
-                1.0 / (1.0 - q)
-            } else {
-                f64::INFINITY
-            };
-            out += &format!(
-                "{:12.3} {:2.12} {:10} {:14.2}\n",
-                v.value_iterated_to() as f64 / 1e3,
-                q,
-                total,
-                inv
-            );
-        }
-        out += &format!(
-            "#[Mean    = {:12.3}, StdDeviation   = {:12.3}]\n#[Max     = {:12.3}, Total count    = {:12}]\n",
-            h.mean() / 1e3,
-            h.stdev() / 1e3,
-            h.max() as f64 / 1e3,
-            h.len()
-        );
-        out
+        fixhgrm::hgrm(h, 1e3)
     }
 
     /// Load over a DPDK initiator with an in-process restart after `k` reports: the pipeline
