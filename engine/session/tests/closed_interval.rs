@@ -13,10 +13,7 @@ use std::collections::VecDeque;
 
 use common::*;
 use fixsession::store::MemoryStore;
-use fixsession::{
-    DisconnectReason, Event, Role, SequencerOp, Session, SessionConfig, SessionOutput,
-};
-use hwsim::fast::FastPath;
+use fixsession::{Role, SessionConfig};
 
 fn closed() -> SessionConfig {
     let mut c = default_config();
@@ -119,61 +116,15 @@ fn should_recompute_the_range_when_a_stalled_request_is_sent_again() {
 
 // ---- the trade-off, measured ------------------------------------------------------------------
 
-#[derive(Default)]
-struct Out {
-    sent: Vec<Vec<u8>>,
-    ops: Vec<SequencerOp>,
-    disconnected: bool,
-}
+type Side = Endpoint<MemoryStore, RecApp>;
 
-impl SessionOutput for Out {
-    fn send_bytes(&mut self, b: &[u8]) {
-        self.sent.push(b.to_vec());
-    }
-    fn sequencer(&mut self, op: SequencerOp) {
-        self.ops.push(op);
-    }
-    fn event(&mut self, _ev: &Event<'_>) {}
-    fn disconnect(&mut self, _r: DisconnectReason) {
-        self.disconnected = true;
-    }
-}
-
-struct Side {
-    s: Session<MemoryStore, RecApp>,
-    fp: FastPath,
-    out: Out,
-}
-
-impl Side {
-    fn new(role: Role, me: &str, peer: &str, closed: bool) -> Side {
-        let mut cfg = default_config();
-        cfg.role = role;
-        cfg.sender_comp_id = me.into();
-        cfg.target_comp_id = peer.into();
-        cfg.closed_resend_interval = closed;
-        let fp = FastPath::new(1, cfg.window, cfg.max_message_size);
-        Side {
-            s: Session::new(cfg, MemoryStore::new(), RecApp::default()),
-            fp,
-            out: Out::default(),
-        }
-    }
-
-    fn recv(&mut self, now: u64, bytes: &[u8]) {
-        for op in self.out.ops.drain(..) {
-            match op {
-                SequencerOp::SetExpected(e) => self.fp.set_expected(0, e),
-                SequencerOp::ClearWindow => self.fp.clear_window(0),
-                SequencerOp::ResetStream => self.fp.reset_stream(0),
-            }
-        }
-        let mut vs = Vec::new();
-        self.fp.process(0, bytes, |v, m| vs.push((*v, m.to_vec())));
-        for (v, m) in vs {
-            self.s.on_verdict(now, &v, &m, &mut self.out);
-        }
-    }
+fn side(role: Role, me: &str, peer: &str, closed: bool) -> Side {
+    let mut cfg = default_config();
+    cfg.role = role;
+    cfg.sender_comp_id = me.into();
+    cfg.target_comp_id = peer.into();
+    cfg.closed_resend_interval = closed;
+    Endpoint::new(cfg, MemoryStore::new(), RecApp::default())
 }
 
 /// One direction of the link: a fixed delay, and every 97th original application message lost.
@@ -233,12 +184,12 @@ struct Cost {
 /// delay of `delay_steps` steps. Returns the cost summed over both directions, after checking
 /// that every message arrived exactly once and in order.
 fn run(n: u64, closed: bool, step_ns: u64, delay_steps: u64) -> Cost {
-    let mut a = Side::new(Role::Initiator, "A", "B", closed);
-    let mut b = Side::new(Role::Acceptor, "B", "A", closed);
+    let mut a = side(Role::Initiator, "A", "B", closed);
+    let mut b = side(Role::Acceptor, "B", "A", closed);
     let (mut ab, mut ba) = (Link::new(), Link::new());
     let mut now = T0;
-    b.s.on_connect(now, &mut b.out);
-    a.s.on_connect(now, &mut a.out);
+    b.connect(now);
+    a.connect(now);
     let d = delay_steps * step_ns;
     // One step of the world at `now`: deliver what is due, run the timers, transmit.
     let tick = |now: u64, a: &mut Side, b: &mut Side, ab: &mut Link, ba: &mut Link| {
@@ -254,8 +205,8 @@ fn run(n: u64, closed: bool, step_ns: u64, delay_steps: u64) -> Cost {
             a.recv(now, &m);
             ab.put(now + d, &mut a.out);
         }
-        a.s.on_timer(now, &mut a.out);
-        b.s.on_timer(now, &mut b.out);
+        a.timer(now);
+        b.timer(now);
         ab.put(now + d, &mut a.out);
         ba.put(now + d, &mut b.out);
         assert!(!a.out.disconnected && !b.out.disconnected, "disconnect");

@@ -7,30 +7,10 @@
 
 mod common;
 
-use common::{build, ts, T0};
+use common::{build, ts, Out, T0};
 use fixsession::store::MemoryStore;
-use fixsession::{
-    Application, DeliverInfo, DisconnectReason, Event, Responder, Role, SequencerOp, Session,
-    SessionConfig, SessionOutput,
-};
+use fixsession::{Application, DeliverInfo, Responder, Role, SequencerOp, Session, SessionConfig};
 use hwsim::fast::FastPath;
-
-#[derive(Default)]
-struct Out {
-    ops: Vec<SequencerOp>,
-    sent: Vec<Vec<u8>>,
-}
-
-impl SessionOutput for Out {
-    fn send_bytes(&mut self, b: &[u8]) {
-        self.sent.push(b.to_vec());
-    }
-    fn sequencer(&mut self, op: SequencerOp) {
-        self.ops.push(op);
-    }
-    fn event(&mut self, _ev: &Event<'_>) {}
-    fn disconnect(&mut self, _r: DisconnectReason) {}
-}
 
 #[derive(Default)]
 struct Seqs(Vec<u32>);

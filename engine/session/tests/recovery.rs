@@ -12,88 +12,25 @@ use std::collections::VecDeque;
 
 use common::*;
 use fixsession::store::MemoryStore;
-use fixsession::{DisconnectReason, Event, Role, SequencerOp, Session, SessionOutput, State};
-use hwsim::fast::FastPath;
+use fixsession::{Role, State};
 use proptest::prelude::*;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
-#[derive(Default)]
-struct Out {
-    sent: Vec<Vec<u8>>,
-    ops: Vec<SequencerOp>,
-    disconnected: bool,
-}
+type Side = Endpoint<MemoryStore, RecApp>;
 
-impl SessionOutput for Out {
-    fn send_bytes(&mut self, b: &[u8]) {
-        self.sent.push(b.to_vec());
-    }
-    fn sequencer(&mut self, op: SequencerOp) {
-        self.ops.push(op);
-    }
-    fn event(&mut self, _ev: &Event<'_>) {}
-    fn disconnect(&mut self, _r: DisconnectReason) {
-        self.disconnected = true;
-    }
-}
-
-struct Side {
-    s: Session<MemoryStore, RecApp>,
-    fp: FastPath,
-    out: Out,
-}
-
-impl Side {
-    fn new(role: Role, me: &str, peer: &str, opts: Opts) -> Side {
-        let mut cfg = default_config();
-        cfg.resend_request_chunk_size = opts.chunk;
-        cfg.enable_next_expected_msg_seq_num = opts.use_789;
-        cfg.closed_resend_interval = opts.closed;
-        cfg.max_resend_range = opts.range;
-        cfg.role = role;
-        cfg.sender_comp_id = me.into();
-        cfg.target_comp_id = peer.into();
-        cfg.heart_bt_int = 5;
-        cfg.logon_timeout = 5;
-        let fp = FastPath::new(1, cfg.window, cfg.max_message_size);
-        Side {
-            s: Session::new(cfg, MemoryStore::new(), RecApp::default()),
-            fp,
-            out: Out::default(),
-        }
-    }
-
-    /// A crash and restart: the store and the application survive, the session's memory (held
-    /// messages, timers) and the sequencer's state do not.
-    fn restart(self) -> Side {
-        let (cfg, store, app) = self.s.into_parts();
-        let fp = FastPath::new(1, cfg.window, cfg.max_message_size);
-        Side {
-            s: Session::new(cfg, store, app),
-            fp,
-            out: Out::default(),
-        }
-    }
-
-    fn apply_ops(&mut self) {
-        for op in self.out.ops.drain(..) {
-            match op {
-                SequencerOp::SetExpected(e) => self.fp.set_expected(0, e),
-                SequencerOp::ClearWindow => self.fp.clear_window(0),
-                SequencerOp::ResetStream => self.fp.reset_stream(0),
-            }
-        }
-    }
-
-    fn recv(&mut self, now: u64, bytes: &[u8]) {
-        let mut vs = Vec::new();
-        self.fp.process(0, bytes, |v, m| vs.push((*v, m.to_vec())));
-        for (v, m) in vs {
-            self.s.on_verdict(now, &v, &m, &mut self.out);
-            self.apply_ops();
-        }
-    }
+fn side(role: Role, me: &str, peer: &str, opts: Opts) -> Side {
+    let mut cfg = default_config();
+    cfg.resend_request_chunk_size = opts.chunk;
+    cfg.enable_next_expected_msg_seq_num = opts.use_789;
+    cfg.closed_resend_interval = opts.closed;
+    cfg.max_resend_range = opts.range;
+    cfg.role = role;
+    cfg.sender_comp_id = me.into();
+    cfg.target_comp_id = peer.into();
+    cfg.heart_bt_int = 5;
+    cfg.logon_timeout = 5;
+    Endpoint::new(cfg, MemoryStore::new(), RecApp::default())
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -165,8 +102,8 @@ fn simulate(
     opts: Opts,
 ) -> (Vec<u64>, Vec<u64>, u32) {
     let mut rng = SmallRng::seed_from_u64(seed);
-    let mut a = Side::new(Role::Initiator, "A", "B", opts);
-    let mut b = Side::new(Role::Acceptor, "B", "A", opts);
+    let mut a = side(Role::Initiator, "A", "B", opts);
+    let mut b = side(Role::Acceptor, "B", "A", opts);
     let mut ab: VecDeque<Vec<u8>> = VecDeque::new();
     let mut ba: VecDeque<Vec<u8>> = VecDeque::new();
     let mut now = T0;
@@ -178,10 +115,8 @@ fn simulate(
         let faulty = sent_ab < n_ab || sent_ba < n_ba;
         let f = faulty.then_some(faults);
         if !connected {
-            b.s.on_connect(now, &mut b.out);
-            b.apply_ops();
-            a.s.on_connect(now, &mut a.out);
-            a.apply_ops();
+            b.connect(now);
+            a.connect(now);
             connected = true;
         }
         // Applications send (also while not logged on: journaled, resent on request).
@@ -225,8 +160,8 @@ fn simulate(
             }
         }
         now += 100_000_000;
-        a.s.on_timer(now, &mut a.out);
-        b.s.on_timer(now, &mut b.out);
+        a.timer(now);
+        b.timer(now);
         transmit(&mut a.out, &mut ab, f, &mut rng);
         transmit(&mut b.out, &mut ba, f, &mut rng);
         // A crash (only while faults are on, so the run can finish).
@@ -246,10 +181,8 @@ fn simulate(
             || a.s.state() == State::Disconnected
             || b.s.state() == State::Disconnected
         {
-            a.s.on_disconnect(now, &mut a.out);
-            b.s.on_disconnect(now, &mut b.out);
-            a.out = Out::default();
-            b.out = Out::default();
+            a.disconnect(now);
+            b.disconnect(now);
             ab.clear();
             ba.clear();
             connected = false;

@@ -29,13 +29,9 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::get;
+use common::{get, Endpoint};
 use fixsession::store::{FlushPolicy, MessageStore, MmapStore, MmapStoreConfig};
-use fixsession::{
-    Application, DeliverInfo, DisconnectReason, Event, Responder, Role, SequencerOp, Session,
-    SessionConfig, SessionOutput, State,
-};
-use hwsim::fast::FastPath;
+use fixsession::{Application, DeliverInfo, Responder, Role, SessionConfig, State};
 use hwsim::frame::FrameState;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -182,30 +178,8 @@ impl Application for DurableApp {
     }
 }
 
-#[derive(Default)]
-struct Out {
-    sent: Vec<Vec<u8>>,
-    ops: Vec<SequencerOp>,
-    disconnected: bool,
-}
-
-impl SessionOutput for Out {
-    fn send_bytes(&mut self, b: &[u8]) {
-        self.sent.push(b.to_vec());
-    }
-    fn sequencer(&mut self, op: SequencerOp) {
-        self.ops.push(op);
-    }
-    fn event(&mut self, _ev: &Event<'_>) {}
-    fn disconnect(&mut self, _r: DisconnectReason) {
-        self.disconnected = true;
-    }
-}
-
 struct Side {
-    s: Session<MmapStore, DurableApp>,
-    fp: FastPath,
-    out: Out,
+    e: Endpoint<MmapStore, DurableApp>,
     /// Next ClOrdID this side's application sends.
     next_id: u32,
     msg_type: &'static [u8],
@@ -228,47 +202,25 @@ impl Side {
                 true
             })
             .expect("scan store");
-        let fp = FastPath::new(1, cfg.window, cfg.max_message_size);
         Side {
-            s: Session::new(cfg, store, DurableApp::open(&dir.join(app))),
-            fp,
-            out: Out::default(),
+            e: Endpoint::new(cfg, store, DurableApp::open(&dir.join(app))),
             next_id: max_id + 1,
             msg_type,
-        }
-    }
-
-    fn apply_ops(&mut self) {
-        for op in self.out.ops.drain(..) {
-            match op {
-                SequencerOp::SetExpected(e) => self.fp.set_expected(0, e),
-                SequencerOp::ClearWindow => self.fp.clear_window(0),
-                SequencerOp::ResetStream => self.fp.reset_stream(0),
-            }
-        }
-    }
-
-    fn recv(&mut self, now: u64, bytes: &[u8], scratch: &mut Vec<(hwsim::Verdict, Vec<u8>)>) {
-        scratch.clear();
-        self.fp
-            .process(0, bytes, |v, m| scratch.push((*v, m.to_vec())));
-        for (v, m) in scratch.drain(..) {
-            self.s.on_verdict(now, &v, &m, &mut self.out);
-            self.apply_ops();
         }
     }
 
     fn send(&mut self, now: u64) {
         let id = self.next_id.to_string();
         let t = self.msg_type;
-        self.s
+        self.e
+            .s
             .send(
                 now,
                 t,
                 |b| {
                     b.field(11, id.as_bytes()).field(58, b"crash-trial payload");
                 },
-                &mut self.out,
+                &mut self.e.out,
             )
             .expect("send");
         self.next_id += 1;
@@ -310,7 +262,6 @@ fn crash_pair_child() {
     );
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
-    let mut scratch = Vec::new();
     let mut connected = false;
     let mut step = 0u64;
     let started = Instant::now();
@@ -318,13 +269,11 @@ fn crash_pair_child() {
         step += 1;
         let now = wall_ns();
         if !connected {
-            b.s.on_connect(now, &mut b.out);
-            b.apply_ops();
-            a.s.on_connect(now, &mut a.out);
-            a.apply_ops();
+            b.e.connect(now);
+            a.e.connect(now);
             connected = true;
         }
-        if a.s.is_logged_on() && b.s.is_logged_on() {
+        if a.e.s.is_logged_on() && b.e.s.is_logged_on() {
             for _ in 0..4 {
                 if a.next_id <= n {
                     a.send(now);
@@ -338,36 +287,32 @@ fn crash_pair_child() {
         }
         // The link: everything each side wrote reaches the other, in order, in one read.
         for _ in 0..8 {
-            let ab: Vec<u8> = a.out.sent.drain(..).flatten().collect();
-            let ba: Vec<u8> = b.out.sent.drain(..).flatten().collect();
+            let ab: Vec<u8> = a.e.out.sent.drain(..).flatten().collect();
+            let ba: Vec<u8> = b.e.out.sent.drain(..).flatten().collect();
             if ab.is_empty() && ba.is_empty() {
                 break;
             }
-            b.recv(now, &ab, &mut scratch);
-            a.recv(now, &ba, &mut scratch);
+            b.e.recv(now, &ab);
+            a.e.recv(now, &ba);
         }
-        a.s.on_timer(now, &mut a.out);
-        a.apply_ops();
-        b.s.on_timer(now, &mut b.out);
-        b.apply_ops();
+        a.e.timer(now);
+        b.e.timer(now);
         if step.is_multiple_of(16) {
-            a.s.store_mut().idle_work().expect("housekeeping A");
-            b.s.store_mut().idle_work().expect("housekeeping B");
+            a.e.s.store_mut().idle_work().expect("housekeeping A");
+            b.e.s.store_mut().idle_work().expect("housekeeping B");
         }
-        if a.out.disconnected
-            || b.out.disconnected
-            || a.s.state() == State::Disconnected
-            || b.s.state() == State::Disconnected
+        if a.e.out.disconnected
+            || b.e.out.disconnected
+            || a.e.s.state() == State::Disconnected
+            || b.e.s.state() == State::Disconnected
         {
             writeln!(out, "X disconnect at step {step}").unwrap();
-            a.s.on_disconnect(now, &mut a.out);
-            b.s.on_disconnect(now, &mut b.out);
-            a.out = Out::default();
-            b.out = Out::default();
+            a.e.disconnect(now);
+            b.e.disconnect(now);
             connected = false;
         }
         if step.is_multiple_of(4) {
-            let (sa, sb) = (a.s.store(), b.s.store());
+            let (sa, sb) = (a.e.s.store(), b.e.s.store());
             writeln!(
                 out,
                 "P {} {} {} {}",
@@ -379,9 +324,9 @@ fn crash_pair_child() {
             .unwrap();
             out.flush().unwrap();
         }
-        let done = a.s.app().recs.len() as u32 >= n && b.s.app().recs.len() as u32 >= n;
+        let done = a.e.s.app().recs.len() as u32 >= n && b.e.s.app().recs.len() as u32 >= n;
         if done {
-            let (sa, sb) = (a.s.store(), b.s.store());
+            let (sa, sb) = (a.e.s.store(), b.e.s.store());
             writeln!(
                 out,
                 "P {} {} {} {}",
@@ -398,8 +343,8 @@ fn crash_pair_child() {
         assert!(
             started.elapsed() < Duration::from_secs(600),
             "child made no progress to completion in 600 s: A got {}, B got {} of {n}",
-            a.s.app().recs.len(),
-            b.s.app().recs.len()
+            a.e.s.app().recs.len(),
+            b.e.s.app().recs.len()
         );
     }
 }

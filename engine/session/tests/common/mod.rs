@@ -485,3 +485,93 @@ pub fn assert_no_sequencer_mismatch(h: &Harness) {
         h.out.events
     );
 }
+
+/// What a session asked of its output, for tests that move the bytes themselves: the messages it
+/// sent (one per entry), the sequencer operations, whether it asked to disconnect.
+#[derive(Default)]
+pub struct Out {
+    pub sent: Vec<Vec<u8>>,
+    pub ops: Vec<SequencerOp>,
+    pub disconnected: bool,
+}
+
+impl SessionOutput for Out {
+    fn send_bytes(&mut self, b: &[u8]) {
+        self.sent.push(b.to_vec());
+    }
+    fn sequencer(&mut self, op: SequencerOp) {
+        self.ops.push(op);
+    }
+    fn event(&mut self, _ev: &Event<'_>) {}
+    fn disconnect(&mut self, _r: DisconnectReason) {
+        self.disconnected = true;
+    }
+}
+
+/// One end of a two-session test: a session behind its own software sequencer (`FastPath`, one
+/// stream), wired as the runtime wires them: received bytes go through the sequencer, each verdict
+/// to the session, and each sequencer operation the session asks for is applied at once (after
+/// every call into the session), before the next verdict.
+pub struct Endpoint<S: fixsession::store::MessageStore, A: Application> {
+    pub s: Session<S, A>,
+    pub fp: FastPath,
+    pub out: Out,
+    verdicts: Vec<(Verdict, Vec<u8>)>,
+}
+
+impl<S: fixsession::store::MessageStore, A: Application> Endpoint<S, A> {
+    pub fn new(cfg: SessionConfig, store: S, app: A) -> Self {
+        let fp = FastPath::new(1, cfg.window, cfg.max_message_size);
+        Endpoint {
+            s: Session::new(cfg, store, app),
+            fp,
+            out: Out::default(),
+            verdicts: Vec::new(),
+        }
+    }
+
+    /// A crash and restart: the store and the application survive; the session's memory (held
+    /// messages, timers), the sequencer's state and the output do not.
+    pub fn restart(self) -> Self {
+        let (cfg, store, app) = self.s.into_parts();
+        Endpoint::new(cfg, store, app)
+    }
+
+    pub fn apply_ops(&mut self) {
+        for op in self.out.ops.drain(..) {
+            match op {
+                SequencerOp::SetExpected(e) => self.fp.set_expected(0, e),
+                SequencerOp::ClearWindow => self.fp.clear_window(0),
+                SequencerOp::ResetStream => self.fp.reset_stream(0),
+            }
+        }
+    }
+
+    /// Bytes from the peer (any chunking): through the sequencer, then each verdict to the session.
+    pub fn recv(&mut self, now: u64, bytes: &[u8]) {
+        let mut vs = std::mem::take(&mut self.verdicts);
+        self.fp.process(0, bytes, |v, m| vs.push((*v, m.to_vec())));
+        for (v, m) in vs.drain(..) {
+            self.s.on_verdict(now, &v, &m, &mut self.out);
+            self.apply_ops();
+        }
+        self.verdicts = vs;
+    }
+
+    pub fn connect(&mut self, now: u64) {
+        self.s.on_connect(now, &mut self.out);
+        self.apply_ops();
+    }
+
+    pub fn timer(&mut self, now: u64) {
+        self.s.on_timer(now, &mut self.out);
+        self.apply_ops();
+    }
+
+    /// The connection closed: tells the session and clears what the output held.
+    pub fn disconnect(&mut self, now: u64) {
+        self.s.on_disconnect(now, &mut self.out);
+        self.apply_ops();
+        self.out = Out::default();
+    }
+}
