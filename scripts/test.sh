@@ -32,10 +32,13 @@ step() {
     "$@" 2>&1 | tee "$log"
     local rc=${PIPESTATUS[0]}
     local dt=$((SECONDS - t0))
-    # libtest closing lines: "test result: ok. 12 passed; 0 failed; ..."
-    local p f
-    p=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
-    f=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed' "$log" | grep -Eo '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
+    # libtest closing lines: "test result: ok. 12 passed; 0 failed; ...". A test binary whose
+    # threads print while the harness writes can split that line ("test result: test x ... ok.
+    # 1 passed; ..."), so the counts are read from the "ok. N passed; M failed" part wherever it is.
+    local p f counts
+    counts=$(grep -F 'test result: ' "$log" | grep -Eo '(ok|FAILED)\. [0-9]+ passed; [0-9]+ failed' || true)
+    p=$(grep -Eo '[0-9]+ passed' <<<"$counts" | awk '{s+=$1} END {print s+0}')
+    f=$(grep -Eo '[0-9]+ failed' <<<"$counts" | awk '{s+=$1} END {print s+0}')
     TOTAL_PASSED=$((TOTAL_PASSED + p))
     TOTAL_FAILED=$((TOTAL_FAILED + f))
     STEP_NAMES+=("$name"); STEP_SECS+=("$dt")
