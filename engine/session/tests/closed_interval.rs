@@ -225,24 +225,8 @@ fn run(n: u64, closed: bool, step_ns: u64, delay_steps: u64) -> Cost {
         now = start + step * step_ns;
         if step <= n {
             let id = (step - 1).to_string();
-            a.s.send(
-                now,
-                b"D",
-                |x| {
-                    x.field(11, id.as_bytes());
-                },
-                &mut a.out,
-            )
-            .unwrap();
-            b.s.send(
-                now,
-                b"8",
-                |x| {
-                    x.field(11, id.as_bytes());
-                },
-                &mut b.out,
-            )
-            .unwrap();
+            a.send(now, b"D", &[(11, id.as_bytes())]);
+            b.send(now, b"8", &[(11, id.as_bytes())]);
         }
         tick(now, &mut a, &mut b, &mut ab, &mut ba);
         if b.s.app().delivered.len() as u64 == n && a.s.app().delivered.len() as u64 == n {

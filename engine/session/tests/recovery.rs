@@ -123,28 +123,12 @@ fn simulate(
         if sent_ab < n_ab && rng.gen_bool(0.5) {
             sent_ab += 1;
             let id = sent_ab.to_string();
-            a.s.send(
-                now,
-                b"D",
-                |bb| {
-                    bb.field(11, id.as_bytes());
-                },
-                &mut a.out,
-            )
-            .unwrap();
+            a.send(now, b"D", &[(11, id.as_bytes())]);
         }
         if sent_ba < n_ba && rng.gen_bool(0.3) {
             sent_ba += 1;
             let id = sent_ba.to_string();
-            b.s.send(
-                now,
-                b"8",
-                |bb| {
-                    bb.field(11, id.as_bytes());
-                },
-                &mut b.out,
-            )
-            .unwrap();
+            b.send(now, b"8", &[(11, id.as_bytes())]);
         }
         transmit(&mut a.out, &mut ab, f, &mut rng);
         transmit(&mut b.out, &mut ba, f, &mut rng);

@@ -211,18 +211,11 @@ impl Side {
 
     fn send(&mut self, now: u64) {
         let id = self.next_id.to_string();
-        let t = self.msg_type;
-        self.e
-            .s
-            .send(
-                now,
-                t,
-                |b| {
-                    b.field(11, id.as_bytes()).field(58, b"crash-trial payload");
-                },
-                &mut self.e.out,
-            )
-            .expect("send");
+        self.e.send(
+            now,
+            self.msg_type,
+            &[(11, id.as_bytes()), (58, b"crash-trial payload")],
+        );
         self.next_id += 1;
     }
 }

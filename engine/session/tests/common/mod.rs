@@ -511,7 +511,7 @@ impl SessionOutput for Out {
 /// One end of a two-session test: a session behind its own software sequencer (`FastPath`, one
 /// stream), wired as the runtime wires them: received bytes go through the sequencer, each verdict
 /// to the session, and each sequencer operation the session asks for is applied at once (after
-/// every call into the session), before the next verdict.
+/// every call this type makes into the session), before the next verdict.
 pub struct Endpoint<S: fixsession::store::MessageStore, A: Application> {
     pub s: Session<S, A>,
     pub fp: FastPath,
@@ -556,6 +556,26 @@ impl<S: fixsession::store::MessageStore, A: Application> Endpoint<S, A> {
             self.apply_ops();
         }
         self.verdicts = vs;
+    }
+
+    /// The application sends `msg_type` with `fields` (journalled; sent when logged on). Returns its
+    /// MsgSeqNum; a refused send fails the test.
+    pub fn send(&mut self, now: u64, msg_type: &[u8], fields: &[(u32, &[u8])]) -> u32 {
+        let seq = self
+            .s
+            .send(
+                now,
+                msg_type,
+                |b| {
+                    for (tag, value) in fields {
+                        b.field(*tag, value);
+                    }
+                },
+                &mut self.out,
+            )
+            .expect("application send");
+        self.apply_ops();
+        seq
     }
 
     pub fn connect(&mut self, now: u64) {
