@@ -640,17 +640,13 @@ pub mod peer {
             );
         }
         if let Some(path) = &o.hgrm {
-            std::fs::write(path, hgrm(h)).map_err(|e| format!("{}: {e}", path.display()))?;
+            std::fs::write(path, fixhgrm::hgrm(h, 1e3))
+                .map_err(|e| format!("{}: {e}", path.display()))?;
         }
         if l.acked != l.count || l.anomalies != 0 {
             return Err(line);
         }
         Ok(line)
-    }
-
-    /// HdrHistogram's percentile-distribution text (the `.hgrm` format), values in µs.
-    pub fn hgrm(h: &hdrhistogram::Histogram<u64>) -> String {
-        fixhgrm::hgrm(h, 1e3)
     }
 
     /// Load over a DPDK initiator with an in-process restart after `k` reports: the pipeline
