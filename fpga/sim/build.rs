@@ -60,10 +60,10 @@ fn verilate() {
     .collect();
     let cflags = ["-CFLAGS", "-O2 -fPIC"];
 
-    // The Verilated objects depend only on the RTL, Verilator, the C++ compiler and these flags, not on the Rust
-    // build (profile, RUSTFLAGS, sanitizers), so builds that differ only there (the test build,
-    // the fuzz build) can share them: with FPGA_SIM_CACHE=<dir>, the model directory is kept
-    // in <dir>/<key> and reused when the key matches.
+    // The Verilated objects depend only on the RTL, Verilator, the C++ compiler and these flags,
+    // not on the Rust build (profile, RUSTFLAGS, sanitizers), so builds that differ only there
+    // (the test build, the fuzz build) can share them: with FPGA_SIM_CACHE=<dir>, the model
+    // directory is kept in <dir>/<key> and reused when the key matches.
     println!("cargo:rerun-if-env-changed=FPGA_SIM_CACHE");
     println!("cargo:rerun-if-env-changed=VERILATOR");
     println!("cargo:rerun-if-env-changed=CXX");
@@ -73,8 +73,13 @@ fn verilate() {
         .unwrap_or_else(|e| panic!("cannot run {verilator} (install verilator >= 5): {e}"));
     let mut key = Fnv::new();
     key.add(&version.stdout);
-    // Verilator's makefile compiles with $CXX (default g++); a different compiler is a new key.
-    key.add(std::env::var("CXX").unwrap_or_default().as_bytes());
+    // Verilator's makefile compiles with $CXX (default g++): another compiler, or another
+    // version of it, is a new key.
+    let cxx = std::env::var("CXX").unwrap_or_else(|_| "g++".into());
+    key.add(cxx.as_bytes());
+    if let Ok(v) = Command::new(&cxx).arg("--version").output() {
+        key.add(&v.stdout);
+    }
     for a in args.iter().map(String::as_str).chain(cflags) {
         key.add(a.as_bytes());
     }
